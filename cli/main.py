@@ -1,0 +1,20 @@
+"""The ``neat`` command group."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+
+import click
+
+from neatxbar.cli.doctor import doctor_command
+from neatxbar.cli.map import map_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version("neat-xbar"), prog_name="neat-xbar")
+def cli() -> None:
+    """neat-xbar: SPICE-in-the-loop 1T-1R crossbar characterization and NEAT training."""
+
+
+cli.add_command(doctor_command)
+cli.add_command(map_command)

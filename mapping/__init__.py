@@ -1,0 +1,1 @@
+"""Crossbar emulation: weight and input mapping, tiling, crossbar layers (not built yet)."""

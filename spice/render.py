@@ -1,0 +1,296 @@
+"""Render the netlists of ``neatxbar.netlists`` from typed parameters.
+
+Every function returns a :class:`Netlist`: the SPICE text (ending in ``.end``, ready for
+ngspice) and the names of the vectors that hold its results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from neatxbar.spice.params import Transistor, Wires, check_number
+from neatxbar.spice.templates import (
+    SpiceText,
+    fill,
+    fill_fragment,
+    join_lines,
+    model_card,
+    read_template,
+)
+
+
+@dataclass(frozen=True)
+class Netlist:
+    """A rendered netlist.
+
+    Attributes
+    ----------
+    text
+        SPICE text, model card included, ending in ``.end``.
+    probes
+        Names of the ammeter sources whose branch currents (A) are the results, in order.
+    """
+
+    text: str
+    probes: tuple[str, ...]
+
+
+def _resistance_ohm(name: str, g_siemens: float) -> float:
+    return 1.0 / check_number(name, g_siemens, positive=True)
+
+
+def _cell(
+    cell_id: str, row: str, col: str, gate: str, g_siemens: float, transistor: Transistor | None
+) -> SpiceText:
+    values: dict[str, object] = {
+        "id": cell_id,
+        "row": row,
+        "col": col,
+        "gate": gate,
+        "r_ohm": _resistance_ohm(f"conductance of cell {cell_id} (S)", g_siemens),
+    }
+    if transistor is None:
+        return fill_fragment("cell_short", values)
+    values |= {"model": transistor.model, "w_m": transistor.w_m, "l_m": transistor.l_m}
+    return fill_fragment("cell_transistor", values)
+
+
+def _card(transistor: Transistor | None) -> SpiceText:
+    if transistor is None:
+        return SpiceText("* no transistor: every access device is a 0-ohm short")
+    transistor.validate()
+    return model_card(transistor.model)
+
+
+def render_cell(
+    g_siemens: float, v_in: float, v_gate: float, transistor: Transistor | None
+) -> Netlist:
+    """One 1T-1R cell at one operating point.
+
+    Parameters
+    ----------
+    g_siemens
+        Memristor conductance in S (> 0); the memristor is a resistor of 1/G ohm.
+    v_in
+        Input-line voltage in V.
+    v_gate
+        Gate voltage in V.
+    transistor
+        The access transistor, or None for an ideal 0-ohm short in its place.
+
+    Returns
+    -------
+    Netlist
+        Probe ``vcol``: the cell current in A, from the input line into the column.
+    """
+    text = fill(
+        read_template("cell.cir"),
+        {
+            "model_card": _card(transistor),
+            "v_in": check_number("v_in (V)", v_in),
+            "v_gate": check_number("v_gate (V)", v_gate),
+            "cell": _cell("0", "in", "col", "gate", g_siemens, transistor),
+            "analysis": fill_fragment("op", {}),
+        },
+    )
+    return Netlist(text=text, probes=("vcol",))
+
+
+def uniform_step(name: str, grid: Sequence[float] | np.ndarray) -> tuple[float, float, int]:
+    """Check that ``grid`` is strictly increasing and evenly spaced; return (start, step, n).
+
+    ngspice's ``.dc`` only sweeps evenly spaced values, so sweep grids must be uniform.
+    A grid of one value has step 0.
+    """
+    values = np.asarray(grid, dtype=float)
+    if values.ndim != 1 or values.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D grid")
+    for i, value in enumerate(values):
+        check_number(f"{name}[{i}]", value)
+    if values.size == 1:
+        return float(values[0]), 0.0, 1
+    steps = np.diff(values)
+    if np.any(steps <= 0):
+        raise ValueError(f"{name} must be strictly increasing")
+    step = (values[-1] - values[0]) / (values.size - 1)
+    if not np.allclose(steps, step, rtol=1e-9, atol=0.0):
+        raise ValueError(f"{name} must be evenly spaced for a DC sweep")
+    return float(values[0]), float(step), int(values.size)
+
+
+def _sweep_bounds(name: str, grid: Sequence[float] | np.ndarray) -> dict[str, float]:
+    start, step, n = uniform_step(name, grid)
+    if n == 1:
+        # A one-point sweep: any positive step with stop == start gives exactly one point.
+        return {"start": start, "stop": start, "step": 1.0}
+    # Pad the stop by half a step so rounding in ngspice never drops the last point.
+    return {"start": start, "stop": start + (n - 1) * step + 0.5 * step, "step": step}
+
+
+def render_cell_sweep(
+    g_siemens: Sequence[float] | np.ndarray,
+    v_in: Sequence[float] | np.ndarray,
+    v_gate: Sequence[float] | np.ndarray,
+    transistor: Transistor | None,
+) -> Netlist:
+    """Many independent cells swept over every (V_in, V_gate) pair in one nested ``.dc``.
+
+    Parameters
+    ----------
+    g_siemens
+        One conductance in S per cell.
+    v_in, v_gate
+        Evenly spaced, strictly increasing grids in V.
+    transistor
+        The access transistor, or None for ideal shorts.
+
+    Returns
+    -------
+    Netlist
+        Probes ``vam<k>``, one per cell, each a vector of ``len(v_in) * len(v_gate)`` currents in
+        A with V_in varying fastest.
+    """
+    conductances = np.atleast_1d(np.asarray(g_siemens, dtype=float))
+    if conductances.ndim != 1 or conductances.size == 0:
+        raise ValueError("g_siemens must be a non-empty 1-D sequence of conductances (S)")
+    cells = []
+    for k, g in enumerate(conductances):
+        block = _cell(str(k), "in", f"c{k}", "gate", g, transistor)
+        ammeter = fill_fragment("voltage_source", {"name": f"vam{k}", "plus": f"c{k}", "volts": 0})
+        cells += [block, ammeter]
+    vin = _sweep_bounds("v_in (V)", v_in)
+    vg = _sweep_bounds("v_gate (V)", v_gate)
+    text = fill(
+        read_template("cell_sweep.cir"),
+        {
+            "n_cells": conductances.size,
+            "model_card": _card(transistor),
+            "cells": join_lines(cells),
+            "v_in_start": vin["start"],
+            "v_in_stop": vin["stop"],
+            "v_in_step": vin["step"],
+            "v_gate_start": vg["start"],
+            "v_gate_stop": vg["stop"],
+            "v_gate_step": vg["step"],
+        },
+    )
+    return Netlist(text=text, probes=tuple(f"vam{k}" for k in range(conductances.size)))
+
+
+def _row_node(i: int, j: int, wires: Wires) -> str:
+    return f"r{i}_{j}" if wires.r_row > 0 else f"r{i}"
+
+
+def _col_node(i: int, j: int, wires: Wires) -> str:
+    return f"c{i}_{j}" if wires.r_col > 0 else f"c{j}"
+
+
+def _crossbar_wires(rows: int, cols: int, wires: Wires) -> list[SpiceText]:
+    """Driver, segment and sense resistors; ideal wires (0 ohm) merge nodes instead."""
+    lines = []
+
+    def resistor(name: str, a: str, b: str, r_ohm: float) -> None:
+        lines.append(fill_fragment("resistor", {"name": name, "a": a, "b": b, "r_ohm": r_ohm}))
+
+    for i in range(rows):
+        if wires.r_driver > 0:
+            resistor(f"rdrv{i}", f"in{i}", _row_node(i, 0, wires), wires.r_driver)
+        if wires.r_row > 0:
+            for j in range(cols - 1):
+                resistor(
+                    f"rrow{i}_{j}", _row_node(i, j, wires), _row_node(i, j + 1, wires), wires.r_row
+                )
+    for j in range(cols):
+        if wires.r_col > 0:
+            for i in range(rows - 1):
+                resistor(
+                    f"rcol{i}_{j}", _col_node(i, j, wires), _col_node(i + 1, j, wires), wires.r_col
+                )
+        if wires.r_sense > 0:
+            resistor(f"rsns{j}", _col_node(rows - 1, j, wires), f"out{j}", wires.r_sense)
+    return lines
+
+
+def render_crossbar(
+    g_siemens: np.ndarray,
+    v_in: Sequence[float] | np.ndarray,
+    v_gate: float,
+    transistor: Transistor | None,
+    wires: Wires | None = None,
+) -> Netlist:
+    """An R x C crossbar at one operating point.
+
+    Parameters
+    ----------
+    g_siemens
+        Conductances in S, shape ``(rows, cols)``; cell (i, j) joins row i and column j.
+    v_in
+        Row voltages in V, shape ``(rows,)``.
+    v_gate
+        The gate voltage of every cell, in V.
+    transistor
+        The access transistor, or None for ideal shorts (a resistive crossbar).
+    wires
+        Wire resistances; None means ideal wires.
+
+    Returns
+    -------
+    Netlist
+        Probes ``vc<j>``: the column currents in A into each column's 0 V ammeter.
+    """
+    g = np.asarray(g_siemens, dtype=float)
+    if g.ndim != 2 or g.size == 0:
+        raise ValueError(f"g_siemens must be a (rows, cols) matrix, got shape {g.shape}")
+    rows, cols = g.shape
+    v = np.asarray(v_in, dtype=float)
+    if v.shape != (rows,):
+        raise ValueError(f"v_in must have shape ({rows},), one voltage per row; got {v.shape}")
+    wires = wires or Wires()
+    wires.validate()
+    drivers = [
+        fill_fragment(
+            "voltage_source",
+            {
+                "name": f"vr{i}",
+                "plus": f"in{i}" if wires.r_driver > 0 else _row_node(i, 0, wires),
+                "volts": check_number(f"v_in[{i}] (V)", v[i]),
+            },
+        )
+        for i in range(rows)
+    ]
+    cells = [
+        _cell(
+            f"{i}_{j}", _row_node(i, j, wires), _col_node(i, j, wires), "gate", g[i, j], transistor
+        )
+        for i in range(rows)
+        for j in range(cols)
+    ]
+    ammeters = [
+        fill_fragment(
+            "voltage_source",
+            {
+                "name": f"vc{j}",
+                "plus": f"out{j}" if wires.r_sense > 0 else _col_node(rows - 1, j, wires),
+                "volts": 0,
+            },
+        )
+        for j in range(cols)
+    ]
+    text = fill(
+        read_template("crossbar.cir"),
+        {
+            "rows": rows,
+            "cols": cols,
+            "model_card": _card(transistor),
+            "v_gate": check_number("v_gate (V)", v_gate),
+            "row_drivers": join_lines(drivers),
+            "wires": join_lines(_crossbar_wires(rows, cols, wires)),
+            "cells": join_lines(cells),
+            "column_ammeters": join_lines(ammeters),
+            "analysis": fill_fragment("op", {}),
+        },
+    )
+    return Netlist(text=text, probes=tuple(f"vc{j}" for j in range(cols)))

@@ -1,0 +1,1 @@
+"""Datasets, models and NEAT training (not built yet)."""
