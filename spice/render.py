@@ -11,7 +11,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neatxbar.spice.params import Transistor, Wires, check_number
+from neatxbar.spice.params import (
+    Transistor,
+    Wires,
+    check_number,
+    check_options,
+    read_card_file,
+)
 from neatxbar.spice.templates import (
     SpiceText,
     fill,
@@ -59,14 +65,35 @@ def _cell(
 
 
 def _card(transistor: Transistor | None) -> SpiceText:
+    """The transistor's model card with its parameter overrides appended (later values win)."""
     if transistor is None:
         return SpiceText("* no transistor: every access device is a 0-ohm short")
     transistor.validate()
-    return model_card(transistor.model)
+    if transistor.card_file is None:
+        card = model_card(transistor.model)
+    else:
+        card = SpiceText(read_card_file(transistor.card_file, transistor.model).strip("\n"))
+    overrides = [
+        fill("+ ${name}=${value}", {"name": name, "value": value})
+        for name, value in transistor.model_params
+    ]
+    return join_lines([card, *overrides]) if overrides else card
+
+
+def _options(options: dict[str, float] | None) -> SpiceText:
+    checked = check_options(options)
+    if not checked:
+        return SpiceText("")
+    pairs = [fill("${n}=${v}", {"n": name, "v": value}) for name, value in checked.items()]
+    return SpiceText(".options " + " ".join(pairs))
 
 
 def render_cell(
-    g_siemens: float, v_in: float, v_gate: float, transistor: Transistor | None
+    g_siemens: float,
+    v_in: float,
+    v_gate: float,
+    transistor: Transistor | None,
+    options: dict[str, float] | None = None,
 ) -> Netlist:
     """One 1T-1R cell at one operating point.
 
@@ -80,6 +107,8 @@ def render_cell(
         Gate voltage in V.
     transistor
         The access transistor, or None for an ideal 0-ohm short in its place.
+    options
+        ngspice options (names in :data:`neatxbar.spice.params.SPICE_OPTIONS`).
 
     Returns
     -------
@@ -93,6 +122,7 @@ def render_cell(
             "v_in": check_number("v_in (V)", v_in),
             "v_gate": check_number("v_gate (V)", v_gate),
             "cell": _cell("0", "in", "col", "gate", g_siemens, transistor),
+            "options": _options(options),
             "analysis": fill_fragment("op", {}),
         },
     )
@@ -135,6 +165,7 @@ def render_cell_sweep(
     v_in: Sequence[float] | np.ndarray,
     v_gate: Sequence[float] | np.ndarray,
     transistor: Transistor | None,
+    options: dict[str, float] | None = None,
 ) -> Netlist:
     """Many independent cells swept over every (V_in, V_gate) pair in one nested ``.dc``.
 
@@ -146,6 +177,8 @@ def render_cell_sweep(
         Evenly spaced, strictly increasing grids in V.
     transistor
         The access transistor, or None for ideal shorts.
+    options
+        ngspice options (names in :data:`neatxbar.spice.params.SPICE_OPTIONS`).
 
     Returns
     -------
@@ -169,6 +202,7 @@ def render_cell_sweep(
             "n_cells": conductances.size,
             "model_card": _card(transistor),
             "cells": join_lines(cells),
+            "options": _options(options),
             "v_in_start": vin["start"],
             "v_in_stop": vin["stop"],
             "v_in_step": vin["step"],
@@ -220,6 +254,7 @@ def render_crossbar(
     v_gate: float,
     transistor: Transistor | None,
     wires: Wires | None = None,
+    options: dict[str, float] | None = None,
 ) -> Netlist:
     """An R x C crossbar at one operating point.
 
@@ -290,6 +325,7 @@ def render_crossbar(
             "wires": join_lines(_crossbar_wires(rows, cols, wires)),
             "cells": join_lines(cells),
             "column_ammeters": join_lines(ammeters),
+            "options": _options(options),
             "analysis": fill_fragment("op", {}),
         },
     )

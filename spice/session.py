@@ -76,13 +76,15 @@ def _library_path() -> str:
     return found
 
 
+_NOISE = ("Warning", "Note", "Trying gmin", "Supplies reduced")
+_SALIENT = re.compile(r"error|fatal|aborted|failed|too small|unknown|not parsed", re.IGNORECASE)
+
+
 def _error_lines(messages: list[tuple[str, str]]) -> list[str]:
-    """ngspice's stderr lines that report errors (not warnings or notes)."""
-    return [
-        text.strip()
-        for stream, text in messages
-        if stream == "stderr" and text.strip() and not text.lstrip().startswith(("Warning", "Note"))
-    ]
+    """ngspice's stderr lines that report errors: the salient ones if any, else all but noise."""
+    lines = [text.strip() for stream, text in messages if stream == "stderr" and text.strip()]
+    salient = [line for line in lines if _SALIENT.search(line) and not line.startswith(_NOISE)]
+    return salient or [line for line in lines if not line.startswith(_NOISE)]
 
 
 class NgspiceSession:
@@ -140,7 +142,7 @@ class NgspiceSession:
         except NgSpiceCommandError:
             lines = _error_lines(self._messages)
             text = " | ".join(lines) or "no message"
-            if _CONVERGENCE.search(text):
+            if "fatal" not in text.lower() and (_CONVERGENCE.search(text) or command == "run"):
                 raise SpiceConvergenceError(f"ngspice did not converge ({command})", text) from None
             raise SpiceError(f"ngspice command {command!r} failed", text) from None
         return "\n".join(text for stream, text in self._messages if stream == "stdout")

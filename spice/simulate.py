@@ -12,13 +12,17 @@ from neatxbar.spice.session import session
 
 
 def cell_current(
-    g_siemens: float, v_in: float, v_gate: float, transistor: Transistor | None
+    g_siemens: float,
+    v_in: float,
+    v_gate: float,
+    transistor: Transistor | None,
+    options: dict[str, float] | None = None,
 ) -> float:
     """Current (A) of one 1T-1R cell from its input line into the 0 V column.
 
     See :func:`neatxbar.spice.render.render_cell` for the parameters.
     """
-    netlist = render_cell(g_siemens, v_in, v_gate, transistor)
+    netlist = render_cell(g_siemens, v_in, v_gate, transistor, options)
     return float(session().run(netlist).currents(netlist)[0, 0])
 
 
@@ -27,6 +31,7 @@ def sweep_cells(
     v_in: Sequence[float] | np.ndarray,
     v_gate: Sequence[float] | np.ndarray,
     transistor: Transistor | None,
+    options: dict[str, float] | None = None,
 ) -> np.ndarray:
     """Currents (A) of independent cells over a (V_in, V_gate) grid, in one ngspice run.
 
@@ -38,13 +43,15 @@ def sweep_cells(
         Evenly spaced, strictly increasing grids in V.
     transistor
         The access transistor, or None for ideal shorts.
+    options
+        ngspice options (names in :data:`neatxbar.spice.params.SPICE_OPTIONS`).
 
     Returns
     -------
     numpy.ndarray
         Shape ``(len(g_siemens), len(v_in), len(v_gate))``, in A.
     """
-    netlist = render_cell_sweep(g_siemens, v_in, v_gate, transistor)
+    netlist = render_cell_sweep(g_siemens, v_in, v_gate, transistor, options)
     result = session().run(netlist)
     n_vin, n_vg = np.size(v_in), np.size(v_gate)
     currents = result.currents(netlist)
@@ -67,10 +74,11 @@ def crossbar_column_currents(
     v_gate: float,
     transistor: Transistor | None,
     wires: Wires | None = None,
+    options: dict[str, float] | None = None,
 ) -> np.ndarray:
     """Column currents (A) of an R x C crossbar at one operating point, shape ``(cols,)``.
 
     See :func:`neatxbar.spice.render.render_crossbar` for the parameters.
     """
-    netlist = render_crossbar(g_siemens, v_in, v_gate, transistor, wires)
+    netlist = render_crossbar(g_siemens, v_in, v_gate, transistor, wires, options)
     return session().run(netlist).currents(netlist)[:, 0]

@@ -102,3 +102,29 @@ def test_sweep_grids_must_be_uniform_and_increasing(grid: list[float], message: 
 
 def test_every_fragment_is_named() -> None:
     assert {"cell_transistor", "cell_short", "voltage_source", "resistor", "op"} <= set(fragments())
+
+
+def test_model_params_are_appended_to_the_card_and_checked() -> None:
+    transistor = Transistor(model_params=(("vth0", 0.68),))
+    assert "+ vth0=0.68" in render_cell(1e-5, 0.1, 1.0, transistor).text
+    with pytest.raises(ValueError, match="model_params"):
+        render_cell(1e-5, 0.1, 1.0, Transistor(model_params=(("vth0;x", 0.68),)))
+
+
+def test_user_card_file_is_checked_line_by_line(tmp_path) -> None:
+    good = tmp_path / "mine.lib"
+    good.write_text("* my card\n.model mine nmos level=1 vto=0.5\n+ kp=2e-4\n")
+    netlist = render_cell(1e-5, 0.1, 1.0, Transistor(model="mine", card_file=str(good)))
+    assert ".model mine nmos level=1" in netlist.text
+    bad = tmp_path / "bad.lib"
+    bad.write_text(".model mine nmos level=1\n.include /etc/passwd\n")
+    with pytest.raises(ValueError, match="line 2"):
+        render_cell(1e-5, 0.1, 1.0, Transistor(model="mine", card_file=str(bad)))
+    with pytest.raises(ValueError, match="exactly one"):
+        render_cell(1e-5, 0.1, 1.0, Transistor(model="other", card_file=str(good)))
+
+
+def test_unknown_ngspice_option_is_refused() -> None:
+    with pytest.raises(ValueError, match="not supported"):
+        render_cell(1e-5, 0.1, 1.0, None, options={"klu": 1})
+    assert ".options reltol=1e-06" in render_cell(1e-5, 0.1, 1.0, None, {"reltol": 1e-6}).text
