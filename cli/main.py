@@ -6,6 +6,7 @@ from importlib.metadata import version
 
 import click
 
+from neatxbar.cli.characterize import characterize_command, fit_command
 from neatxbar.cli.doctor import doctor_command
 from neatxbar.cli.map import map_command
 
@@ -16,5 +17,7 @@ def cli() -> None:
     """neat-xbar: SPICE-in-the-loop 1T-1R crossbar characterization and NEAT training."""
 
 
+cli.add_command(characterize_command)
+cli.add_command(fit_command)
 cli.add_command(doctor_command)
 cli.add_command(map_command)

@@ -1,0 +1,28 @@
+"""Read energy of a cell from its LUT current: E = t_read * V_in * I (J per cell per read).
+
+Modelled: the energy the input source delivers through the cell during one read of duration
+t_read at a constant V_in. Not modelled: charging the lines' capacitance, the gate (word-line)
+energy, drivers, ADCs (those belong to the mapping stage's energy model).
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+
+def read_energy(current: np.ndarray, v_in: np.ndarray, read_time_s: float) -> np.ndarray:
+    """Energy per cell per read in J, same shape as ``current`` (A) of shape (n_g, n_v, n_vg)."""
+    if read_time_s <= 0:
+        raise ValueError(f"read_time_s must be > 0, got {read_time_s}")
+    return read_time_s * np.asarray(v_in)[None, :, None] * current
+
+
+def write_read_energy(f: h5py.File, read_time_s: float) -> None:
+    """Write ``energy/read_energy`` (J) computed from the file's current and V_in grid."""
+    energy = read_energy(f["current"][()], f["grid/v_in"][()], read_time_s)
+    if "energy" in f:
+        del f["energy"]
+    data = f.create_dataset("energy/read_energy", data=energy)
+    data.attrs["units"] = "J"
+    data.attrs["read_time_s"] = read_time_s

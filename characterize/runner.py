@@ -1,0 +1,322 @@
+"""The sweep runner: a spec in, a complete ``neat-lut/1`` file out, resumable.
+
+The conductance grid is cut into chunks of ``spec.chunk_size``; each chunk is one ngspice run
+(a netlist of that many cells, one nested V_in x V_gate sweep). Chunks run on a process pool
+(``spawn``), on any ``concurrent.futures`` executor (a Dask cluster's included), or in this
+process. Each finished chunk is written to ``<out>.partial`` at once; a killed run, started again,
+runs only what is missing. When every point is solved, the linear region and the read energy are
+added and the file is renamed to ``<out>``: a file at ``<out>`` is always complete.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from neatxbar.characterize.energy import write_read_energy
+from neatxbar.characterize.fit import LinearRegion, fit_linear_region, write_linear_region
+from neatxbar.characterize.spec import SweepSpec
+from neatxbar.lut.errors import LUTError
+from neatxbar.lut.schema import (
+    FAILED,
+    SOLVED,
+    Grids,
+    check_attrs_and_grids,
+    create,
+    open_lut,
+    replace_atomically,
+    transistor_json,
+    write_block,
+)
+from neatxbar.spice import (
+    SpiceConvergenceError,
+    Transistor,
+    cell_current,
+    ngspice_version,
+    render_cell,
+    sweep_cells,
+)
+
+#: ngspice options of a retry: gmin and source stepping on, more iterations (the spec's own
+#: options win where it sets them).
+RETRY_OPTIONS = {"gminsteps": 100.0, "srcsteps": 100.0, "itl1": 1000.0, "itl2": 500.0}
+
+
+@dataclass(frozen=True)
+class ChunkJob:
+    """One ngspice run: conductances ``g_siemens`` (grid rows ``start:stop``) over the grids."""
+
+    start: int
+    stop: int
+    g_siemens: np.ndarray
+    v_in: np.ndarray
+    v_gate: np.ndarray
+    transistor: Transistor
+    options: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """Currents (A) and status of one chunk; ``retried`` when the nested sweep failed first."""
+
+    start: int
+    stop: int
+    current: np.ndarray
+    status: np.ndarray
+    retried: bool = False
+
+
+def _retry_point_by_point(job: ChunkJob) -> ChunkResult:
+    options = RETRY_OPTIONS | job.options
+    shape = (job.g_siemens.size, job.v_in.size, job.v_gate.size)
+    current = np.full(shape, np.nan)
+    status = np.full(shape, FAILED, dtype=np.uint8)
+    for (k, j, m), _ in np.ndenumerate(current):
+        try:
+            current[k, j, m] = cell_current(
+                job.g_siemens[k], job.v_in[j], job.v_gate[m], job.transistor, options
+            )
+            status[k, j, m] = SOLVED
+        except SpiceConvergenceError:
+            pass
+    return ChunkResult(job.start, job.stop, current, status, retried=True)
+
+
+def run_chunk(job: ChunkJob) -> ChunkResult:
+    """Simulate one chunk in this process's ngspice.
+
+    A nested sweep that does not converge is retried with :data:`RETRY_OPTIONS`, first as a
+    sweep, then point by point; points that still fail get status 2 (and NaN current).
+    """
+    try:
+        current = sweep_cells(job.g_siemens, job.v_in, job.v_gate, job.transistor, job.options)
+    except SpiceConvergenceError:
+        try:
+            options = RETRY_OPTIONS | job.options
+            current = sweep_cells(job.g_siemens, job.v_in, job.v_gate, job.transistor, options)
+        except SpiceConvergenceError:
+            return _retry_point_by_point(job)
+        return ChunkResult(job.start, job.stop, current, np.zeros(current.shape, np.uint8), True)
+    return ChunkResult(job.start, job.stop, current, np.zeros(current.shape, np.uint8))
+
+
+@dataclass
+class CharacterizeReport:
+    """What a run did.
+
+    Attributes
+    ----------
+    path
+        The complete LUT, or the ``.partial`` file when points failed.
+    complete
+        Every point solved (and the file renamed into place).
+    points_total, points_run, points_failed
+        Points in the LUT, points simulated by this run, points with status 2.
+    failed_examples
+        Up to five failed points as (G in S, V_in in V, V_gate in V).
+    seconds
+        Wall time of this run.
+    region
+        The fitted linear region of a complete LUT.
+    up_to_date
+        The file existed, complete and from the same spec: nothing was run.
+    """
+
+    path: Path
+    complete: bool
+    points_total: int
+    points_run: int = 0
+    points_failed: int = 0
+    failed_examples: list[tuple[float, float, float]] = field(default_factory=list)
+    seconds: float = 0.0
+    region: LinearRegion | None = None
+    up_to_date: bool = False
+
+
+def partial_path(out: Path) -> Path:
+    """Where an unfinished run keeps its results."""
+    return out.with_name(out.name + ".partial")
+
+
+def _check_same_spec(path: Path, sha: str) -> None:
+    with open_lut(path) as f:
+        check_attrs_and_grids(f, path)
+        theirs = str(f.attrs["spec_sha256"])
+    if theirs != sha:
+        raise LUTError(
+            f"{path} was made from another spec (spec_sha256 {theirs[:12]}..., this spec "
+            f"{sha[:12]}...); use --overwrite to start again, or another --out"
+        )
+
+
+def _new_file(path: Path, spec: SweepSpec, spec_text: str, sha: str) -> None:
+    transistor = spec.cell_transistor()
+    cell = render_cell(
+        1 / spec.memristor.r_on_ohm,
+        spec.v_in.stop_v,
+        spec.v_gate.stop_v,
+        transistor,
+        spec.ngspice or None,
+    )
+    description = {
+        "model": transistor.model,
+        "w_m": transistor.w_m,
+        "l_m": transistor.l_m,
+        "model_params": dict(transistor.model_params),
+        "card_file": transistor.card_file,
+        "side": "transistor between the memristor and the column; bulk tied to source",
+    }
+    attrs = {
+        "ngspice_version": ngspice_version(),
+        "package_version": version("neat-xbar"),
+        "spec": spec_text,
+        "spec_sha256": sha,
+        "cell_netlist": cell.text,
+        "transistor": transistor_json(description),
+        "tolerance": spec.tolerance,
+    }
+    grids = Grids(spec.conductances, spec.v_in.values(), spec.v_gate.values())
+    tmp = path.with_name(path.name + ".tmp")
+    create(tmp, grids, attrs)
+    replace_atomically(tmp, path)
+
+
+def _pending_jobs(path: Path, spec: SweepSpec) -> list[ChunkJob]:
+    with open_lut(path) as f:
+        status = f["status"][()]
+    g, v_in, v_gate = spec.conductances, spec.v_in.values(), spec.v_gate.values()
+    transistor = spec.cell_transistor()
+    jobs = []
+    for start in range(0, g.size, spec.chunk_size):
+        stop = min(start + spec.chunk_size, g.size)
+        if np.any(status[start:stop] != SOLVED):
+            jobs.append(
+                ChunkJob(start, stop, g[start:stop], v_in, v_gate, transistor, dict(spec.ngspice))
+            )
+    return jobs
+
+
+def _results(
+    jobs: list[ChunkJob], workers: int, executor: Executor | None
+) -> Iterator[ChunkResult]:
+    """Run the jobs where asked, yielding results as they finish."""
+    if executor is None and workers <= 1:
+        for job in jobs:
+            yield run_chunk(job)
+        return
+    own = executor is None
+    if own:
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    futures: list[Future] = [executor.submit(run_chunk, job) for job in jobs]
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+    finally:
+        for future in futures:
+            future.cancel()
+        if own:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _finish(path: Path, out: Path, spec: SweepSpec) -> LinearRegion:
+    with open_lut(path, "r+") as f:
+        region = fit_linear_region(
+            f["current"][()],
+            f["grid/conductance"][()],
+            f["grid/v_in"][()],
+            spec.tolerance,
+            spec.metric,
+        )
+        write_linear_region(f, region)
+        write_read_energy(f, spec.read_time_s)
+    replace_atomically(path, out)
+    return region
+
+
+def characterize(
+    spec: SweepSpec,
+    spec_text: str,
+    out: Path | str,
+    *,
+    workers: int | None = None,
+    executor: Executor | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> CharacterizeReport:
+    """Characterize the cell of ``spec`` into the LUT file ``out`` (resuming if it can).
+
+    Parameters
+    ----------
+    spec, spec_text
+        The validated spec and its TOML text (stored in the file).
+    out
+        The LUT file to write; ``<out>.partial`` holds an unfinished run.
+    workers
+        Processes of the default pool (default: the number of CPU cores); 1 runs in this process.
+    executor
+        Any ``concurrent.futures.Executor`` (e.g. a Dask client's ``get_executor()``) to use
+        instead of the default pool.
+    overwrite
+        Discard an existing file or unfinished run instead of refusing or resuming.
+    progress
+        Show a progress bar (points per second) on stderr.
+
+    Raises
+    ------
+    LUTError
+        ``out`` or its partial file comes from another spec, or the partial file is damaged.
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    partial = partial_path(out)
+    sha = spec.sha256()
+    total = int(np.prod([spec.conductance.num, spec.v_in.num, spec.v_gate.num]))
+    if overwrite:
+        for path in (out, partial):
+            path.unlink(missing_ok=True)
+    if out.exists():
+        _check_same_spec(out, sha)
+        return CharacterizeReport(out, True, total, up_to_date=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if partial.exists():
+        _check_same_spec(partial, sha)
+    else:
+        _new_file(partial, spec, spec_text, sha)
+    jobs = _pending_jobs(partial, spec)
+    points = sum((j.stop - j.start) * j.v_in.size * j.v_gate.size for j in jobs)
+    workers = workers or os.cpu_count() or 1
+    failed = 0
+    with (
+        open_lut(partial, "r+") as f,
+        tqdm(
+            total=points,
+            unit="pt",
+            unit_scale=True,
+            disable=not progress,
+            desc=f"characterize {spec.name}",
+        ) as bar,
+    ):
+        for result in _results(jobs, min(workers, max(len(jobs), 1)), executor):
+            write_block(f, slice(result.start, result.stop), result.current, result.status)
+            bar.update(result.status.size)
+        status = f["status"][()]
+        failed = int(np.sum(status == FAILED))
+        examples = [
+            (float(f["grid/conductance"][k]), float(f["grid/v_in"][j]), float(f["grid/v_gate"][m]))
+            for k, j, m in np.argwhere(status == FAILED)[:5]
+        ]
+    report = CharacterizeReport(partial, False, total, points, failed, examples)
+    if failed == 0:
+        report.region = _finish(partial, out, spec)
+        report.path, report.complete = out, True
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,241 @@
+"""Sweep specifications: what to characterize, loaded from TOML and validated.
+
+A spec names the grids of conductance (S), input voltage (V) and gate voltage (V), the access
+transistor, the memristor's range, the linear-region tolerance, the read time for energy and the
+ngspice options. Presets live in ``configs/`` (installed as ``neatxbar.configs``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib.resources import files
+from pathlib import Path
+
+import numpy as np
+
+from neatxbar.characterize.config import ConfigError, from_mapping, to_plain
+from neatxbar.spice import Transistor
+from neatxbar.spice.params import check_options
+from neatxbar.spice.render import uniform_step
+from neatxbar.spice.templates import read_template
+
+METRICS = ("ideal", "fit")
+
+
+@dataclass(frozen=True)
+class Memristor:
+    """The memristor: a linear resistor programmable between r_on_ohm and r_off_ohm (ohm)."""
+
+    r_on_ohm: float = 30e3
+    r_off_ohm: float = 300e3
+
+
+@dataclass(frozen=True)
+class ConductanceGrid:
+    """``num`` conductances spanning the memristor's range [1/r_off, 1/r_on] (S)."""
+
+    num: int = 32
+    spacing: str = "linear"  # "linear" or "log"
+
+
+@dataclass(frozen=True)
+class VoltageGrid:
+    """``num`` evenly spaced voltages from ``start_v`` to ``stop_v`` (V), both included."""
+
+    start_v: float = 0.0
+    stop_v: float = 0.5
+    num: int = 51
+
+    def values(self) -> np.ndarray:
+        return np.linspace(self.start_v, self.stop_v, self.num)
+
+
+@dataclass(frozen=True)
+class TransistorSpec:
+    """The access transistor as written in TOML (see :class:`neatxbar.spice.Transistor`)."""
+
+    model: str = "nmos45_bsim4"
+    w_m: float = 450e-9
+    l_m: float = 45e-9
+    model_params: dict[str, float] = field(default_factory=dict)
+    card_file: str | None = None
+
+    def to_transistor(self, base_dir: Path | None = None) -> Transistor:
+        card = self.card_file
+        if card is not None and base_dir is not None and not Path(card).is_absolute():
+            card = str(base_dir / card)
+        return Transistor(
+            model=self.model,
+            w_m=self.w_m,
+            l_m=self.l_m,
+            model_params=tuple(sorted(self.model_params.items())),
+            card_file=card,
+        )
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A characterization: grids, cell, tolerance and run settings.
+
+    Attributes
+    ----------
+    name, description
+        Free text that names the spec in files and reports.
+    tolerance
+        Linear-region tolerance, a fraction (0.025 for 2.5 %).
+    metric
+        ``"ideal"``: deviation from G*V_in (default); ``"fit"``: deviation from the cell's own
+        least-squares line through the origin. See :mod:`neatxbar.characterize.fit`.
+    read_time_s
+        Duration of one read, for the read energy (s).
+    chunk_size
+        Conductances per ngspice run (one netlist of that many cells, one nested sweep).
+    notes
+        Free text: where the transistor's values come from (e.g. a calibration).
+    """
+
+    name: str = "custom"
+    description: str = ""
+    tolerance: float = 0.025
+    metric: str = "ideal"
+    read_time_s: float = 10e-9
+    chunk_size: int = 16
+    notes: str = ""
+    memristor: Memristor = field(default_factory=Memristor)
+    conductance: ConductanceGrid = field(default_factory=ConductanceGrid)
+    v_in: VoltageGrid = field(default_factory=VoltageGrid)
+    v_gate: VoltageGrid = field(default_factory=lambda: VoltageGrid(0.7, 1.3, 13))
+    transistor: TransistorSpec = field(default_factory=TransistorSpec)
+    ngspice: dict[str, float] = field(default_factory=dict)
+    base_dir: str | None = field(default=None, compare=False, repr=False)
+
+    def validate(self) -> SweepSpec:
+        """Raise :class:`ConfigError` naming the first bad key; return self."""
+        try:
+            self._validate()
+        except ConfigError:
+            raise
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        return self
+
+    def _validate(self) -> None:
+        if not 0 < self.tolerance < 1:
+            raise ConfigError(f"tolerance must be a fraction in (0, 1), got {self.tolerance}")
+        if self.metric not in METRICS:
+            raise ConfigError(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
+        if self.read_time_s <= 0:
+            raise ConfigError(f"read_time_s must be > 0, got {self.read_time_s}")
+        if self.chunk_size < 1:
+            raise ConfigError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        m = self.memristor
+        if not 0 < m.r_on_ohm < m.r_off_ohm:
+            raise ConfigError(
+                "memristor.r_on_ohm and memristor.r_off_ohm must satisfy 0 < r_on_ohm < r_off_ohm"
+            )
+        if self.conductance.num < 2:
+            raise ConfigError(f"conductance.num must be >= 2, got {self.conductance.num}")
+        if self.conductance.spacing not in ("linear", "log"):
+            raise ConfigError(
+                f"conductance.spacing must be 'linear' or 'log', got {self.conductance.spacing!r}"
+            )
+        for key in ("v_in", "v_gate"):
+            grid: VoltageGrid = getattr(self, key)
+            if grid.num < 1:
+                raise ConfigError(f"{key}.num must be >= 1, got {grid.num}")
+            if grid.num > 1 and grid.stop_v <= grid.start_v:
+                raise ConfigError(f"{key}: stop_v must exceed start_v (an increasing grid)")
+            if grid.start_v < 0:
+                raise ConfigError(f"{key}.start_v must be >= 0 V, got {grid.start_v}")
+            uniform_step(key, grid.values())
+        if self.v_in.num < 2 or self.v_in.stop_v <= 0:
+            raise ConfigError("v_in must have at least 2 points and reach above 0 V")
+        self.cell_transistor().validate()
+        check_options(self.ngspice)
+
+    def cell_transistor(self) -> Transistor:
+        base = Path(self.base_dir) if self.base_dir else None
+        return self.transistor.to_transistor(base)
+
+    @cached_property
+    def conductances(self) -> np.ndarray:
+        """The conductance grid in S, strictly increasing."""
+        g_min, g_max = 1.0 / self.memristor.r_off_ohm, 1.0 / self.memristor.r_on_ohm
+        if self.conductance.spacing == "log":
+            return np.geomspace(g_min, g_max, self.conductance.num)
+        return np.linspace(g_min, g_max, self.conductance.num)
+
+    def plain(self) -> dict:
+        """The spec as plain data (no ``base_dir``), for JSON and hashing."""
+        data = to_plain(self)
+        data.pop("base_dir")
+        return data
+
+    def sha256(self) -> str:
+        """Hash of the spec's content and of the model card it uses.
+
+        Comments and formatting of the TOML do not change it; any value does, and so does an
+        edit of the model card file.
+        """
+        transistor = self.cell_transistor()
+        if transistor.card_file is None:
+            card = read_template(f"{transistor.model}.lib")
+        else:
+            card = Path(transistor.card_file).read_text(encoding="utf-8")
+        payload = json.dumps(self.plain(), sort_keys=True) + "\n" + card
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def load_spec(path: Path | str) -> tuple[SweepSpec, str]:
+    """Load and validate a spec file; return the spec and the file's TOML text.
+
+    Raises
+    ------
+    ConfigError
+        A missing or unparsable file, an unknown key or a bad value, naming the key.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read spec {path} ({error.strerror})") from None
+    return parse_spec(text, base_dir=path.parent), text
+
+
+def parse_spec(text: str, base_dir: Path | None = None) -> SweepSpec:
+    """Parse TOML text into a validated :class:`SweepSpec` (relative card paths from base_dir)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"spec is not valid TOML: {error}") from None
+    if "base_dir" in data:
+        raise ConfigError("unknown key base_dir")
+    spec = from_mapping(SweepSpec, data)
+    if base_dir is not None:
+        spec = dataclasses.replace(spec, base_dir=str(base_dir))
+    return spec.validate()
+
+
+def preset_names() -> tuple[str, ...]:
+    """Names of the presets shipped in ``configs/`` (sweep specs only)."""
+    root = files("neatxbar.configs")
+    return tuple(
+        sorted(
+            p.name[: -len(".toml")]
+            for p in root.iterdir()
+            if p.name.endswith(".toml") and not p.name.startswith("experiment")
+        )
+    )
+
+
+def load_preset(name: str) -> tuple[SweepSpec, str]:
+    """Load the preset ``configs/<name>.toml``; return the spec and its TOML text."""
+    if name not in preset_names():
+        raise ConfigError(f"no preset {name!r}; choose one of {', '.join(preset_names())}")
+    text = (files("neatxbar.configs") / f"{name}.toml").read_text(encoding="utf-8")
+    return parse_spec(text), text

@@ -1,0 +1,203 @@
+"""``neat characterize`` (sweeps into a LUT), ``neat characterize calibrate`` and ``neat fit``."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import click
+
+from neatxbar.characterize.calibrate import PAPER_CUTOFFS_S, PAPER_NO_CUTOFF_V, calibrate
+from neatxbar.characterize.fit import LinearRegion, fit_file
+from neatxbar.characterize.runner import characterize
+from neatxbar.characterize.spec import SweepSpec, load_preset, load_spec
+from neatxbar.cli.errors import UserError, user_errors
+from neatxbar.lut.schema import open_lut
+
+
+def _load(preset: str | None, spec_file: str | None) -> tuple[SweepSpec, str]:
+    if (preset is None) == (spec_file is None):
+        raise UserError("give exactly one of --preset NAME or --spec FILE")
+    with user_errors():
+        return load_preset(preset) if preset else load_spec(spec_file)
+
+
+def _paper_column(v_gate: float) -> str:
+    for reported_v, g in PAPER_CUTOFFS_S.items():
+        if math.isclose(v_gate, reported_v, abs_tol=1e-9):
+            return f"{g * 1e6:.1f}"
+    if any(math.isclose(v_gate, v, abs_tol=1e-9) for v in PAPER_NO_CUTOFF_V):
+        return "none"
+    return ""
+
+
+def _micro(g: float) -> str:
+    return "none" if math.isinf(g) else f"{g * 1e6:.2f}"
+
+
+def region_rows(region: LinearRegion, v_gate: list[float]) -> list[dict[str, object]]:
+    return [
+        {
+            "v_gate_v": v,
+            "g_max_s": float(region.g_max_s[m]),
+            "w_max": float(region.w_max[m]),
+            "crossing_s": float(region.crossing_s[m]),
+            "paper_reported_us": _paper_column(v),
+        }
+        for m, v in enumerate(v_gate)
+    ]
+
+
+def print_region(region: LinearRegion, v_gate: list[float]) -> None:
+    click.echo(f"linear region: tolerance {region.tolerance:.2%}, metric {region.metric!r}")
+    click.echo(
+        f"{'V_gate (V)':>10} {'g_max (uS)':>11} {'w_max':>6} {'cut-off (uS)':>13} "
+        f"{'paper (uS, reported)':>21}"
+    )
+    for row in region_rows(region, v_gate):
+        click.echo(
+            f"{row['v_gate_v']:>10.2f} {row['g_max_s'] * 1e6:>11.2f} {row['w_max']:>6.3f} "
+            f"{_micro(row['crossing_s']):>13} {row['paper_reported_us']:>21}"
+        )
+
+
+@click.group("characterize", invoke_without_command=True)
+@click.option("--preset", help="A preset of configs/ (quick, paper).")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="A sweep spec (TOML).")
+@click.option("--out", type=click.Path(dir_okay=False), help="LUT file [luts/<name>.h5].")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes [number of cores].")
+@click.option("--scheduler", help="Address of a Dask distributed scheduler to run chunks on.")
+@click.option("--overwrite", is_flag=True, help="Start again instead of resuming or refusing.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON.")
+@click.pass_context
+def characterize_command(
+    ctx: click.Context,
+    preset: str | None,
+    spec_file: str | None,
+    out: str | None,
+    workers: int | None,
+    scheduler: str | None,
+    overwrite: bool,
+    progress: bool,
+    as_json: bool,
+) -> None:
+    """Sweep the 1T-1R cell in ngspice into an HDF5 LUT (resumes an interrupted run)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    spec, text = _load(preset, spec_file)
+    path = Path(out) if out else Path("luts") / f"{spec.name}.h5"
+    executor, client = None, None
+    if scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise UserError(
+                "--scheduler needs dask: pip install 'neat-xbar[distributed]'"
+            ) from None
+        with user_errors():
+            try:
+                client = Client(scheduler, timeout="10s")
+            except OSError as error:
+                raise ValueError(
+                    f"cannot reach the Dask scheduler at {scheduler}: {error}"
+                ) from None
+        executor = client.get_executor()
+    try:
+        with user_errors():
+            report = characterize(
+                spec,
+                text,
+                path,
+                workers=workers,
+                executor=executor,
+                overwrite=overwrite,
+                progress=progress,
+            )
+    finally:
+        if client is not None:
+            client.close()
+    summary = {
+        "path": str(report.path),
+        "complete": report.complete,
+        "up_to_date": report.up_to_date,
+        "points_total": report.points_total,
+        "points_run": report.points_run,
+        "points_failed": report.points_failed,
+        "failed_examples": report.failed_examples,
+        "seconds": round(report.seconds, 3),
+        "points_per_second": round(report.points_run / report.seconds) if report.seconds else None,
+    }
+    if report.region is not None:
+        summary["linear_region"] = region_rows(report.region, spec.v_gate.values().tolist())
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+    elif report.up_to_date:
+        click.echo(f"{path}: up to date (same spec); nothing to run")
+    elif report.complete:
+        rate = summary["points_per_second"]
+        click.echo(
+            f"{path}: {report.points_run} points in {report.seconds:.1f} s ({rate} points/s)"
+        )
+        print_region(report.region, spec.v_gate.values().tolist())
+    if not report.complete:
+        examples = ", ".join(
+            f"(G {g * 1e6:.2f} uS, V_in {v:.3f} V, V_gate {vg:.2f} V)"
+            for g, v, vg in report.failed_examples
+        )
+        click.echo(
+            f"error: {report.points_failed} of {report.points_total} points did not converge, "
+            f"even with gmin and source stepping: {examples}. Results so far are in "
+            f"{report.path}; fix the spec (transistor, ngspice options) and rerun.",
+            err=True,
+        )
+        sys.exit(1)
+
+
+@characterize_command.command("calibrate")
+@click.option("--preset", help="A preset of configs/ [paper].")
+@click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="A sweep spec (TOML).")
+def calibrate_command(preset: str | None, spec_file: str | None) -> None:
+    """Fit the transistor (width, vth0, rdsw) to the paper's reported cut-offs."""
+    spec, _ = _load(preset or (None if spec_file else "paper"), spec_file)
+    with user_errors():
+        result = calibrate(spec)
+    click.echo(
+        f"calibrated: w_m = {result.w_m:.4g} m, vth0 = {result.vth0_v:.4f} V, "
+        f"rdsw = {result.rdsw:.2f} ohm*um (G_ON = {result.g_on_s * 1e6:.2f} uS)"
+    )
+    click.echo(f"{'V_gate (V)':>10} {'cut-off (uS)':>13} {'paper (uS, reported)':>21}")
+    for v, g in result.cutoffs_s.items():
+        shown = "none" if g > result.g_on_s else f"{g * 1e6:.2f}"
+        click.echo(f"{v:>10.2f} {shown:>13} {_paper_column(v):>21}")
+    click.echo("\nFor the spec's [transistor] table:")
+    click.echo(
+        f"w_m = {result.w_m:.4g}\n[transistor.model_params]\n"
+        f"vth0 = {result.vth0_v:.4f}\nrdsw = {result.rdsw:.2f}"
+    )
+
+
+@click.command("fit")
+@click.argument("lut", type=click.Path(dir_okay=False))
+@click.option("--tolerance", type=float, help="Tolerance as a fraction [the file's].")
+@click.option("--metric", type=click.Choice(["ideal", "fit"]), help="Deviation metric [ideal].")
+@click.option("--json", "as_json", is_flag=True, help="Print the bounds as JSON.")
+def fit_command(lut: str, tolerance: float | None, metric: str | None, as_json: bool) -> None:
+    """Compute linear-region bounds (g_max, w_max per V_gate) and write them into LUT."""
+    with user_errors():
+        region = fit_file(Path(lut), tolerance, metric)
+        with open_lut(Path(lut)) as f:
+            v_gate = f["grid/v_gate"][()].tolist()
+    if as_json:
+        payload = {
+            "tolerance": region.tolerance,
+            "metric": region.metric,
+            "rows": region_rows(region, v_gate),
+        }
+        click.echo(
+            json.dumps(payload, indent=2, allow_nan=False, default=str).replace("Infinity", '"inf"')
+        )
+    else:
+        print_region(region, v_gate)

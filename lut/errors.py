@@ -1,0 +1,7 @@
+"""Errors about look-up-table files."""
+
+from __future__ import annotations
+
+
+class LUTError(ValueError):
+    """A LUT file is missing, damaged, of another schema, or incomplete; the message says which."""
