@@ -41,9 +41,15 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Filled by the characterization issue: regenerate the HDF5 look-up tables.
+# The HDF5 look-up table of every sweep preset in configs/ (a LUT already made from the same
+# spec is kept; an interrupted run resumes).
 characterize: install
-	$(BIN)/neat doctor
+	@mkdir -p luts
+	@for spec in configs/*.toml; do \
+		name=$$(basename $$spec .toml); \
+		case $$name in experiment*) continue;; esac; \
+		$(BIN)/neat characterize --preset $$name --out luts/$$name.h5 || exit 1; \
+	done
 
 # Filled by the mapping issue: the digits experiment end to end.
 demo: install

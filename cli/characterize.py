@@ -11,7 +11,7 @@ import click
 
 from neatxbar.characterize.calibrate import PAPER_CUTOFFS_S, PAPER_NO_CUTOFF_V, calibrate
 from neatxbar.characterize.fit import LinearRegion, fit_file
-from neatxbar.characterize.runner import characterize
+from neatxbar.characterize.runner import characterize, partial_path
 from neatxbar.characterize.spec import SweepSpec, load_preset, load_spec
 from neatxbar.cli.errors import UserError, user_errors
 from neatxbar.lut.schema import open_lut
@@ -67,7 +67,11 @@ def print_region(region: LinearRegion, v_gate: list[float]) -> None:
 @click.option("--preset", help="A preset of configs/ (quick, paper).")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="A sweep spec (TOML).")
 @click.option("--out", type=click.Path(dir_okay=False), help="LUT file [luts/<name>.h5].")
-@click.option("--workers", type=click.IntRange(min=1), help="Processes [number of cores].")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes [cores; small runs stay in this process].",
+)
 @click.option("--scheduler", help="Address of a Dask distributed scheduler to run chunks on.")
 @click.option("--overwrite", is_flag=True, help="Start again instead of resuming or refusing.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
@@ -116,6 +120,13 @@ def characterize_command(
                 overwrite=overwrite,
                 progress=progress,
             )
+    except KeyboardInterrupt:
+        click.echo(
+            f"interrupted: finished chunks are kept in {partial_path(path)}; "
+            "run the same command again to resume",
+            err=True,
+        )
+        sys.exit(130)
     finally:
         if client is not None:
             client.close()

@@ -14,7 +14,9 @@ import ctypes.util
 import logging
 import os
 import re
+import signal
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -87,6 +89,28 @@ def _error_lines(messages: list[tuple[str, str]]) -> list[str]:
     return salient or [line for line in lines if not line.startswith(_NOISE)]
 
 
+@contextlib.contextmanager
+def _keep_sigint() -> Iterator[None]:
+    """Keep Ctrl-C for Python while ngspice runs.
+
+    ngspice installs its own SIGINT handler when it starts and at every run, and that handler
+    swallows Ctrl-C. In the main thread, SIGINT is blocked during the call (so it stays pending),
+    Python's handler is put back, and SIGINT is unblocked: a Ctrl-C that came during the call
+    then raises KeyboardInterrupt as usual.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 class NgspiceSession:
     """One ngspice instance (shared library) for this process; obtain it with :func:`session`."""
 
@@ -112,13 +136,14 @@ class NgspiceSession:
         self._messages: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._pid = os.getpid()
-        try:
-            self._shared = _Shared(ngspice_id=0, send_data=False, verbose=False)
-        except OSError as error:
-            raise NgspiceNotFoundError(
-                f"cannot load the ngspice shared library {library!r} ({error}); "
-                f"{NGSPICE_INSTALL_HINT}"
-            ) from error
+        with _keep_sigint():
+            try:
+                self._shared = _Shared(ngspice_id=0, send_data=False, verbose=False)
+            except OSError as error:
+                raise NgspiceNotFoundError(
+                    f"cannot load the ngspice shared library {library!r} ({error}); "
+                    f"{NGSPICE_INSTALL_HINT}"
+                ) from error
         self._command("set num_threads=1")
         self._version = self._read_version()
 
@@ -138,7 +163,8 @@ class NgspiceSession:
 
         self._messages.clear()
         try:
-            self._shared.exec_command(command)
+            with _keep_sigint():
+                self._shared.exec_command(command)
         except NgSpiceCommandError:
             lines = _error_lines(self._messages)
             text = " | ".join(lines) or "no message"
@@ -152,7 +178,7 @@ class NgspiceSession:
             raise SpiceError("netlist does not end with .end; ngspice would ignore it")
         self._messages.clear()
         # PySpice raises its own types for some errors on stdout; the messages decide below.
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception), _keep_sigint():
             self._shared.load_circuit(text)
         lines = _error_lines(self._messages)
         stdout_errors = [

@@ -1,0 +1,288 @@
+"""The sweep runner against real ngspice and real HDF5 files."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from neatxbar.characterize.runner import characterize, partial_path
+from neatxbar.characterize.spec import parse_spec
+from neatxbar.cli.main import cli
+from neatxbar.lut.errors import LUTError
+from neatxbar.spice import sweep_cells
+
+SMALL = """
+name = "small"
+chunk_size = 2
+[conductance]
+num = 5
+[v_in]
+start_v = 0.0
+stop_v = 0.5
+num = 11
+[v_gate]
+start_v = 0.8
+stop_v = 1.2
+num = 3
+[transistor]
+w_m = 4.7e-7
+model_params = {vth0 = 0.75}
+"""
+
+
+def _current(path: Path) -> np.ndarray:
+    with h5py.File(path, "r") as f:
+        return f["current"][()]
+
+
+def _neat(*args: str, cwd: Path) -> list[str]:
+    return [str(Path(sys.executable).parent / "neat"), *args]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small spec characterized in this process (one worker)."""
+    path = tmp_path_factory.mktemp("ref") / "small.h5"
+    report = characterize(parse_spec(SMALL), SMALL, path, workers=1, progress=False)
+    assert report.complete and report.points_run == 5 * 11 * 3
+    return path
+
+
+def test_lut_equals_a_direct_sweep_and_is_complete(reference: Path) -> None:
+    spec = parse_spec(SMALL)
+    direct = sweep_cells(
+        spec.conductances[:2], spec.v_in.values(), spec.v_gate.values(), spec.cell_transistor()
+    )
+    np.testing.assert_array_equal(_current(reference)[:2], direct)
+    with h5py.File(reference, "r") as f:
+        assert np.all(f["status"][()] == 0)
+        assert f.attrs["spec_sha256"] == spec.sha256()
+        assert f["linear_region/g_max"].shape == (3,)
+        energy = f["energy/read_energy"][()]
+        expected = 10e-9 * f["grid/v_in"][()][None, :, None] * f["current"][()]
+        np.testing.assert_allclose(energy, expected)
+    assert not partial_path(reference).exists()
+
+
+def test_process_pool_gives_bit_identical_results(reference: Path, tmp_path: Path) -> None:
+    report = characterize(parse_spec(SMALL), SMALL, tmp_path / "pool.h5", workers=2, progress=False)
+    assert report.complete
+    assert np.array_equal(_current(report.path), _current(reference))
+
+
+def test_dask_local_cluster_gives_bit_identical_results(reference: Path, tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        report = characterize(
+            parse_spec(SMALL),
+            SMALL,
+            tmp_path / "dask.h5",
+            executor=client.get_executor(),
+            progress=False,
+        )
+    assert report.complete
+    assert np.array_equal(_current(report.path), _current(reference))
+
+
+def test_rerun_is_up_to_date_and_another_spec_is_refused(reference: Path) -> None:
+    again = characterize(parse_spec(SMALL), SMALL, reference, workers=1, progress=False)
+    assert again.up_to_date and again.points_run == 0
+    other = SMALL.replace("num = 11", "num = 6")
+    with pytest.raises(LUTError, match="another spec"):
+        characterize(parse_spec(other), other, reference, workers=1, progress=False)
+
+
+def test_cli_refuses_a_spec_mismatch_in_one_line_and_overwrites_on_request(
+    tmp_path: Path,
+) -> None:
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(SMALL)
+    out = tmp_path / "x.h5"
+    runner = CliRunner()
+    first = runner.invoke(
+        cli,
+        [
+            "characterize",
+            "--spec",
+            str(spec_file),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
+    assert first.exit_code == 0, first.output
+    spec_file.write_text(SMALL.replace("num = 11", "num = 6"))
+    refused = runner.invoke(
+        cli,
+        [
+            "characterize",
+            "--spec",
+            str(spec_file),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
+    assert refused.exit_code == 2
+    assert "another spec" in refused.output and refused.output.strip().count("\n") == 0
+    forced = runner.invoke(
+        cli,
+        [
+            "characterize",
+            "--spec",
+            str(spec_file),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--no-progress",
+            "--overwrite",
+        ],
+    )
+    assert forced.exit_code == 0, forced.output
+    assert _current(out).shape == (5, 6, 3)
+
+
+def _wait_for_progress(partial: Path, process: subprocess.Popen, deadline: float) -> bool:
+    """Poll the partial file (file locking off) until some but not all chunks are done."""
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with h5py.File(partial, "r", locking=False) as f:
+                status = f["status"][()]
+            if 0 < np.sum(status == 0) < status.size:
+                return True
+        except (OSError, KeyError):
+            pass
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_killed_run_resumes_to_an_identical_file(tmp_path: Path, sig: signal.Signals) -> None:
+    # Enough chunks (one conductance each) that the run is caught in the middle.
+    text = SMALL.replace("chunk_size = 2", "chunk_size = 1").replace("num = 5", "num = 40")
+    text = text.replace("num = 11", "num = 201")
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(text)
+    whole = characterize(parse_spec(text), text, tmp_path / "whole.h5", workers=1, progress=False)
+    out = tmp_path / "killed.h5"
+    command = _neat(
+        "characterize",
+        "--spec",
+        str(spec_file),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--no-progress",
+        cwd=tmp_path,
+    )
+    env = os.environ | {"HDF5_USE_FILE_LOCKING": "FALSE"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    caught = _wait_for_progress(partial_path(out), process, time.monotonic() + 60)
+    process.send_signal(sig)
+    process.communicate(timeout=60)
+    if not caught:
+        pytest.fail("the run finished before it could be interrupted; make the spec bigger")
+    assert not out.exists() and partial_path(out).exists()
+    with h5py.File(partial_path(out), "r") as f:
+        assert 0 < np.sum(f["status"][()] == 0) < 40 * 201 * 3
+    resumed = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert np.array_equal(_current(out), _current(whole.path))
+
+
+def test_non_convergence_ends_with_status_2_a_summary_and_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # BSIM4's parameter check writes bsim4.out into the cwd
+    # A model card whose negative series resistance makes every operating point unsolvable.
+    card = tmp_path / "broken.lib"
+    card.write_text(
+        "* negative rdsw: no DC solution\n.model broken nmos level=54\n+ vth0=0.47 rdsw=-1e9\n"
+    )
+    text = (
+        SMALL.replace("num = 5", "num = 2")
+        .replace("num = 11", "num = 3")
+        .replace("num = 3\n[transistor]", "num = 2\n[transistor]")
+        .replace("w_m = 4.7e-7", "w_m = 4.7e-7\nmodel = 'broken'\ncard_file = 'broken.lib'")
+    )
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(text)
+    out = tmp_path / "broken.h5"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "characterize",
+            "--spec",
+            str(spec_file),
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 1
+    assert "did not converge" in result.output and "G " in result.output
+    assert not out.exists()
+    with h5py.File(partial_path(out), "r") as f:
+        status, current = f["status"][()], f["current"][()]
+    assert np.all(status == 2)
+    assert not np.any(np.isfinite(current[status == 2]))  # failed points never look solved
+    refused = CliRunner().invoke(cli, ["fit", str(partial_path(out))])
+    assert refused.exit_code == 2 and "incomplete" in refused.output
+
+
+@pytest.mark.parametrize("kind", ["truncated", "foreign", "not-hdf5"])
+def test_damaged_or_foreign_files_give_one_line(reference: Path, tmp_path: Path, kind: str) -> None:
+    path = tmp_path / f"{kind}.h5"
+    if kind == "truncated":
+        data = reference.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "foreign":
+        with h5py.File(path, "w") as f:
+            f.attrs["schema"] = "someone-else/3"
+            f["x"] = np.arange(3)
+    else:
+        path.write_text("hello")
+    result = CliRunner().invoke(cli, ["fit", str(path)])
+    assert result.exit_code == 2
+    assert result.output.startswith("error:") and result.output.strip().count("\n") == 0
+
+
+def test_fit_command_rewrites_bounds_with_another_tolerance(
+    reference: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "copy.h5"
+    copy.write_bytes(reference.read_bytes())
+    result = CliRunner().invoke(cli, ["fit", str(copy), "--tolerance", "0.001", "--json"])
+    assert result.exit_code == 0, result.output
+    with h5py.File(copy, "r") as f, h5py.File(reference, "r") as g:
+        assert f.attrs["tolerance"] == 0.001
+        assert np.all(f["linear_region/g_max"][()] <= g["linear_region/g_max"][()])
+        assert np.any(f["linear_region/g_max"][()] < g["linear_region/g_max"][()])
+
+
+def test_spawn_is_the_pool_start_method() -> None:
+    # The pool must not fork this process's ngspice into workers.
+    assert "spawn" in multiprocessing.get_all_start_methods()

@@ -1,0 +1,89 @@
+"""The LUTs of `make characterize`, checked against the neat-lut/1 contract with plain h5py.
+
+This test reads the files as a user would, without importing the package's reader.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+ROOT_ATTRS = {
+    "schema", "created", "ngspice_version", "package_version", "spec", "spec_sha256",
+    "cell_netlist", "transistor", "tolerance",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=["quick", "paper"])
+def lut(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The preset's LUT, made by the same command as `make characterize`."""
+    out = tmp_path_factory.mktemp("luts") / f"{request.param}.h5"
+    neat = Path(sys.executable).parent / "neat"
+    subprocess.run(
+        [str(neat), "characterize", "--preset", request.param, "--out", str(out), "--no-progress"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out
+
+
+def test_root_attributes(lut: Path) -> None:
+    with h5py.File(lut, "r") as f:
+        assert set(f.attrs) >= ROOT_ATTRS
+        assert f.attrs["schema"] == "neat-lut/1"
+        assert len(f.attrs["spec_sha256"]) == 64
+        assert ".model" in f.attrs["cell_netlist"] and ".end" in f.attrs["cell_netlist"]
+        transistor = json.loads(f.attrs["transistor"])
+        assert {"model", "w_m", "l_m", "side"} <= set(transistor)
+        assert 0 < float(f.attrs["tolerance"]) < 1
+        assert "[transistor]" in f.attrs["spec"]
+
+
+def test_grids_are_increasing_float64_with_units(lut: Path) -> None:
+    with h5py.File(lut, "r") as f:
+        for name, units in [("conductance", "S"), ("v_in", "V"), ("v_gate", "V")]:
+            grid = f[f"grid/{name}"]
+            assert grid.dtype == np.float64 and grid.ndim == 1
+            assert grid.attrs["units"] == units
+            assert np.all(np.diff(grid[()]) > 0)
+        g = f["grid/conductance"][()]
+        assert g[0] == pytest.approx(1 / 300e3) and g[-1] == pytest.approx(1 / 30e3)
+
+
+def test_current_status_and_energy(lut: Path) -> None:
+    with h5py.File(lut, "r") as f:
+        shape = tuple(f[f"grid/{n}"].size for n in ("conductance", "v_in", "v_gate"))
+        current, status = f["current"], f["status"]
+        assert current.shape == shape and current.dtype == np.float64
+        assert status.shape == shape and status.dtype == np.uint8
+        assert np.all(status[()] == 0)
+        i = current[()]
+        assert np.all(np.isfinite(i))
+        g = f["grid/conductance"][()][:, None, None]
+        v = f["grid/v_in"][()][None, :, None]
+        # Physical: never more than the ideal memristor, and the transistor costs current.
+        assert np.all(i[:, 1:, :] < (g * v)[:, 1:, :])
+        assert np.all(i[:, 1:, :] > 0)
+        energy = f["energy/read_energy"]
+        assert energy.shape == shape and energy.attrs["units"] == "J"
+
+
+def test_linear_region_bounds(lut: Path) -> None:
+    with h5py.File(lut, "r") as f:
+        n_vg = f["grid/v_gate"].size
+        g_max, w_max = f["linear_region/g_max"][()], f["linear_region/w_max"][()]
+        assert g_max.shape == w_max.shape == (n_vg,)
+        assert np.all((w_max >= 0) & (w_max <= 1))
+        assert np.all(np.diff(g_max) >= 0)  # more gate drive, a wider linear region
+        v_gate = f["grid/v_gate"][()]
+        if lut.stem == "paper":
+            # The calibrated preset reproduces the paper's reported cut-offs on its grid.
+            at = {v: g_max[np.argmin(abs(v_gate - v))] for v in (0.8, 1.0, 1.3)}
+            assert at[0.8] == pytest.approx(12.5e-6, rel=0.05)
+            assert at[1.0] == pytest.approx(1 / 30e3)
+            assert at[1.3] == pytest.approx(1 / 30e3)
