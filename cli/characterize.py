@@ -179,10 +179,13 @@ def calibrate_command(preset: str | None, spec_file: str | None) -> None:
         f"calibrated: w_m = {result.w_m:.4g} m, vth0 = {result.vth0_v:.4f} V, "
         f"rdsw = {result.rdsw:.2f} ohm*um (G_ON = {result.g_on_s * 1e6:.2f} uS)"
     )
-    click.echo(f"{'V_gate (V)':>10} {'cut-off (uS)':>13} {'paper (uS, reported)':>21}")
+    click.echo(
+        f"{'V_gate (V)':>10} {'cut-off (uS)':>13} {'in the LUT':>12} {'paper (uS, reported)':>21}"
+    )
     for v, g in result.cutoffs_s.items():
-        shown = "none" if g > result.g_on_s else f"{g * 1e6:.2f}"
-        click.echo(f"{v:>10.2f} {shown:>13} {_paper_column(v):>21}")
+        in_lut = "none" if g > result.g_on_s else f"{g * 1e6:.2f}"
+        click.echo(f"{v:>10.2f} {_micro(g):>13} {in_lut:>12} {_paper_column(v):>21}")
+    click.echo("(cut-offs above G_ON lie outside the memristor's range: no cut-off in the LUT)")
     click.echo("\nFor the spec's [transistor] table:")
     click.echo(
         f"w_m = {result.w_m:.4g}\n[transistor.model_params]\n"

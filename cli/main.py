@@ -9,6 +9,7 @@ import click
 from neatxbar.cli.characterize import characterize_command, fit_command
 from neatxbar.cli.doctor import doctor_command
 from neatxbar.cli.map import map_command
+from neatxbar.cli.report import report_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,3 +22,4 @@ cli.add_command(characterize_command)
 cli.add_command(fit_command)
 cli.add_command(doctor_command)
 cli.add_command(map_command)
+cli.add_command(report_group)

@@ -1,0 +1,31 @@
+"""``neat report``: reports and plots of the toolkit's files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from neatxbar.cli.errors import user_errors
+
+
+@click.group("report")
+def report_group() -> None:
+    """Reports and plots."""
+
+
+@report_group.command("lut")
+@click.argument("lut", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(file_okay=False), help="Folder [reports/<LUT stem>].")
+def lut_command(lut: str, out: str | None) -> None:
+    """Plot a fitted LUT into PNG and PDF figures.
+
+    I-V curves, g_max against V_gate, and heat maps of the deviation from linear.
+    """
+    from neatxbar.characterize.plots import plot_lut  # matplotlib: ~0.3 s, only when plotting
+
+    out_dir = Path(out) if out else Path("reports") / Path(lut).stem
+    with user_errors():
+        paths = plot_lut(Path(lut), out_dir)
+    for path in paths:
+        click.echo(str(path))
