@@ -82,6 +82,8 @@ def test_process_pool_gives_bit_identical_results(reference: Path, tmp_path: Pat
 
 def test_dask_local_cluster_gives_bit_identical_results(reference: Path, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(SMALL)
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -89,14 +91,17 @@ def test_dask_local_cluster_gives_bit_identical_results(reference: Path, tmp_pat
         distributed.Client(cluster) as client,
     ):
         report = characterize(
-            parse_spec(SMALL),
-            SMALL,
-            tmp_path / "dask.h5",
-            executor=client.get_executor(),
+            parse_spec(SMALL), SMALL, tmp_path / "dask.h5", executor=client.get_executor(),
             progress=False,
-        )
+        )  # fmt: skip
+        result = CliRunner().invoke(cli, [
+            "characterize", "--spec", str(spec_file), "--out", str(tmp_path / "cli.h5"),
+            "--scheduler", cluster.scheduler_address, "--no-progress",
+        ])  # fmt: skip
     assert report.complete
     assert np.array_equal(_current(report.path), _current(reference))
+    assert result.exit_code == 0, result.output
+    assert np.array_equal(_current(tmp_path / "cli.h5"), _current(reference))
 
 
 def test_rerun_is_up_to_date_and_another_spec_is_refused(reference: Path) -> None:
