@@ -51,9 +51,12 @@ characterize: install
 		$(BIN)/neat characterize --preset $$name --out luts/$$name.h5 || exit 1; \
 	done
 
-# Filled by the mapping issue: the digits experiment end to end.
-demo: install
+# The main job so far: check the installation, characterize the presets, plot the paper LUT.
+# (The mapping issue turns this into the digits experiment end to end.)
+demo: characterize
 	$(BIN)/neat doctor
+	$(BIN)/neat report lut luts/paper.h5 --out reports/paper
+	@echo "LUTs in luts/, figures of the paper LUT in reports/paper/"
 
 # Every benchmark script under benchmarks/ (each prints a table and updates RESULTS.md).
 bench: install
