@@ -1,9 +1,10 @@
-"""Write one benchmark's table into benchmarks/RESULTS.md, replacing its previous section."""
+"""Print a benchmark's table and write it into benchmarks/RESULTS.md (its own section)."""
 
 from __future__ import annotations
 
 import platform
 import re
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
@@ -30,3 +31,23 @@ def write_section(path: Path, name: str, command: str, table: str) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+def publish(
+    script: str, caption: str, header: Sequence[str], rows: Sequence[Sequence[object]]
+) -> None:
+    """Print ``caption`` and a Markdown table, and write both into RESULTS.md.
+
+    ``script`` is the benchmark's file (``__file__``); its stem names the section.
+    """
+    path = Path(script)
+    lines = [
+        caption,
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows],
+    ]
+    table = "\n".join(lines)
+    print(table)
+    write_section(path.with_name("RESULTS.md"), path.stem, f"python benchmarks/{path.name}", table)

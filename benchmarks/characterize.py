@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _results import write_section  # benchmarks/_results.py, beside this script
+from _results import publish  # benchmarks/_results.py, beside this script
 
 from neatxbar.characterize.runner import characterize
 from neatxbar.characterize.spec import SweepSpec, load_preset
@@ -199,23 +199,12 @@ def main() -> None:
         ),
         *accuracy_rows(errors, spec.v_gate.values()),
     ]
-    lines = [
+    caption = (
         f"Paper grid: {spec.conductance.num} G x {spec.v_in.num} V_in x {spec.v_gate.num} V_gate; "
         f"full scale G_ON * V_max = {full_scale(spec) * 1e6:.3f} uA. Held-out points: the "
-        "midpoints in G and V_in at every V_gate, and the V_gate midpoints.",
-        "",
-        "| measure | value | target |",
-        "|---|---|---|",
-        *[f"| {measure} | {value} | {target} |" for measure, value, target in rows],
-    ]
-    table = "\n".join(lines)
-    print(table)
-    write_section(
-        Path(__file__).with_name("RESULTS.md"),
-        "characterize",
-        "python benchmarks/characterize.py",
-        table,
+        "midpoints in G and V_in at every V_gate, and the V_gate midpoints."
     )
+    publish(__file__, caption, ["measure", "value", "target"], rows)
 
 
 if __name__ == "__main__":

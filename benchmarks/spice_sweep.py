@@ -9,10 +9,9 @@ from __future__ import annotations
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import numpy as np
-from _results import write_section  # benchmarks/_results.py, beside this script
+from _results import publish  # benchmarks/_results.py, beside this script
 
 from neatxbar.spice import Transistor, cell_current, sweep_cells
 
@@ -69,22 +68,12 @@ def main() -> None:
         ("nested .dc chunks, 1 spawned worker", pool1, pool1 / sweep),
         ("nested .dc chunks, 2 spawned workers", pool2, pool2 / sweep),
     ]
-    lines = [
+    caption = (
         f"Grid per sweep: {G.size} G x {V_IN.size} V_in x {V_GATE.size} V_gate, BSIM4 cell "
-        "(nmos45_bsim4, W 450 nm, L 45 nm).",
-        "",
-        "| method | time per point (us) | relative to nested .dc |",
-        "|---|---|---|",
-        *[f"| {name} | {t * 1e6:.2f} | {ratio:.2f} |" for name, t, ratio in rows],
-    ]
-    table = "\n".join(lines)
-    print(table)
-    write_section(
-        Path(__file__).with_name("RESULTS.md"),
-        "spice_sweep",
-        "python benchmarks/spice_sweep.py",
-        table,
+        "(nmos45_bsim4, W 450 nm, L 45 nm)."
     )
+    header = ["method", "time per point (us)", "relative to nested .dc"]
+    publish(__file__, caption, header, [(n, f"{t * 1e6:.2f}", f"{r:.2f}") for n, t, r in rows])
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from neatxbar.characterize.runner import characterize, partial_path
 from neatxbar.characterize.spec import parse_spec
@@ -45,7 +45,7 @@ def _current(path: Path) -> np.ndarray:
         return f["current"][()]
 
 
-def _neat(*args: str, cwd: Path) -> list[str]:
+def _neat(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "neat"), *args]
 
 
@@ -112,57 +112,25 @@ def test_rerun_is_up_to_date_and_another_spec_is_refused(reference: Path) -> Non
         characterize(parse_spec(other), other, reference, workers=1, progress=False)
 
 
+def _invoke(spec_file: Path, out: Path, *extra: str) -> Result:
+    """``neat characterize --spec FILE --out OUT --workers 1 --no-progress EXTRA...``."""
+    args = ["characterize", "--spec", str(spec_file), "--out", str(out), "--workers", "1"]
+    return CliRunner().invoke(cli, [*args, "--no-progress", *extra])
+
+
 def test_cli_refuses_a_spec_mismatch_in_one_line_and_overwrites_on_request(
     tmp_path: Path,
 ) -> None:
     spec_file = tmp_path / "s.toml"
     spec_file.write_text(SMALL)
     out = tmp_path / "x.h5"
-    runner = CliRunner()
-    first = runner.invoke(
-        cli,
-        [
-            "characterize",
-            "--spec",
-            str(spec_file),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-            "--no-progress",
-        ],
-    )
+    first = _invoke(spec_file, out)
     assert first.exit_code == 0, first.output
     spec_file.write_text(SMALL.replace("num = 11", "num = 6"))
-    refused = runner.invoke(
-        cli,
-        [
-            "characterize",
-            "--spec",
-            str(spec_file),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-            "--no-progress",
-        ],
-    )
+    refused = _invoke(spec_file, out)
     assert refused.exit_code == 2
     assert "another spec" in refused.output and refused.output.strip().count("\n") == 0
-    forced = runner.invoke(
-        cli,
-        [
-            "characterize",
-            "--spec",
-            str(spec_file),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-            "--no-progress",
-            "--overwrite",
-        ],
-    )
+    forced = _invoke(spec_file, out, "--overwrite")
     assert forced.exit_code == 0, forced.output
     assert _current(out).shape == (5, 6, 3)
 
@@ -191,16 +159,9 @@ def test_killed_run_resumes_to_an_identical_file(tmp_path: Path, sig: signal.Sig
     whole = characterize(parse_spec(text), text, tmp_path / "whole.h5", workers=1, progress=False)
     out = tmp_path / "killed.h5"
     command = _neat(
-        "characterize",
-        "--spec",
-        str(spec_file),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
+        "characterize", "--spec", str(spec_file), "--out", str(out), "--workers", "1",
         "--no-progress",
-        cwd=tmp_path,
-    )
+    )  # fmt: skip
     env = os.environ | {"HDF5_USE_FILE_LOCKING": "FALSE"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     caught = _wait_for_progress(partial_path(out), process, time.monotonic() + 60)
@@ -220,11 +181,10 @@ def test_non_convergence_ends_with_status_2_a_summary_and_exit_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # BSIM4's parameter check writes bsim4.out into the cwd
-    # A model card whose negative series resistance makes every operating point unsolvable.
+    # A card that ngspice 39 cannot solve at any operating point: BSIM4 warns about the
+    # negative rdsw and clamps it in its parameter check, yet every DC solution fails.
     card = tmp_path / "broken.lib"
-    card.write_text(
-        "* negative rdsw: no DC solution\n.model broken nmos level=54\n+ vth0=0.47 rdsw=-1e9\n"
-    )
+    card.write_text(".model broken nmos level=54\n+ vth0=0.47 rdsw=-1e9\n")
     text = (
         SMALL.replace("num = 5", "num = 2")
         .replace("num = 11", "num = 3")
@@ -234,19 +194,7 @@ def test_non_convergence_ends_with_status_2_a_summary_and_exit_1(
     spec_file = tmp_path / "s.toml"
     spec_file.write_text(text)
     out = tmp_path / "broken.h5"
-    result = CliRunner().invoke(
-        cli,
-        [
-            "characterize",
-            "--spec",
-            str(spec_file),
-            "--out",
-            str(out),
-            "--workers",
-            "1",
-            "--no-progress",
-        ],
-    )
+    result = _invoke(spec_file, out)
     assert result.exit_code == 1
     assert "did not converge" in result.output and "G " in result.output
     assert not out.exists()
