@@ -133,6 +133,8 @@ class CharacterizeReport:
         Every point solved (and the file renamed into place).
     points_total, points_run, points_failed
         Points in the LUT, points simulated by this run, points with status 2.
+    chunks_retried
+        Chunks whose first nested sweep did not converge and that were retried.
     failed_examples
         Up to five failed points as (G in S, V_in in V, V_gate in V).
     seconds
@@ -148,6 +150,7 @@ class CharacterizeReport:
     points_total: int
     points_run: int = 0
     points_failed: int = 0
+    chunks_retried: int = 0
     failed_examples: list[tuple[float, float, float]] = field(default_factory=list)
     seconds: float = 0.0
     region: LinearRegion | None = None
@@ -308,7 +311,7 @@ def characterize(
     points = sum((j.stop - j.start) * j.v_in.size * j.v_gate.size for j in jobs)
     if workers is None:
         workers = 1 if points < IN_PROCESS_BELOW_POINTS else (os.cpu_count() or 1)
-    failed = 0
+    retried = 0
     with (
         open_lut(partial, "r+") as f,
         _ProgressBar(
@@ -321,6 +324,7 @@ def characterize(
     ):
         for result in _results(jobs, min(workers, max(len(jobs), 1)), executor):
             write_block(f, slice(result.start, result.stop), result.current, result.status)
+            retried += result.retried
             bar.update(result.status.size)
         status = f["status"][()]
         failed = int(np.sum(status == FAILED))
@@ -328,7 +332,7 @@ def characterize(
             (float(f["grid/conductance"][k]), float(f["grid/v_in"][j]), float(f["grid/v_gate"][m]))
             for k, j, m in np.argwhere(status == FAILED)[:5]
         ]
-    report = CharacterizeReport(partial, False, total, points, failed, examples)
+    report = CharacterizeReport(partial, False, total, points, failed, retried, examples)
     if failed == 0:
         report.region = _finish(partial, out, spec)
         report.path, report.complete = out, True

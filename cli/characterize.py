@@ -137,6 +137,7 @@ def characterize_command(
         "points_total": report.points_total,
         "points_run": report.points_run,
         "points_failed": report.points_failed,
+        "chunks_retried": report.chunks_retried,
         "failed_examples": report.failed_examples,
         "seconds": round(report.seconds, 3),
         "points_per_second": round(report.points_run / report.seconds) if report.seconds else None,
