@@ -1,4 +1,4 @@
-"""The HDF5 cell look-up table (schema ``neat-lut/1``) and, later, its interpolation in torch.
+"""The HDF5 cell look-up table (schema ``neat-lut/1``) and its interpolation in torch.
 
 ``neatxbar.lut.schema`` needs only h5py and numpy, so the characterization stage writes files
 without importing torch.
@@ -6,7 +6,21 @@ without importing torch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from neatxbar.lut.errors import LUTError
 from neatxbar.lut.schema import SCHEMA, Grids, check_complete
 
-__all__ = ["SCHEMA", "Grids", "LUTError", "check_complete"]
+if TYPE_CHECKING:
+    from neatxbar.lut.interp import CellLUT
+
+__all__ = ["SCHEMA", "CellLUT", "Grids", "LUTError", "check_complete"]
+
+
+def __getattr__(name: str) -> object:
+    # CellLUT needs torch; importing it lazily keeps `neatxbar.lut.schema` usable without torch.
+    if name == "CellLUT":
+        from neatxbar.lut.interp import CellLUT
+
+        return CellLUT
+    raise AttributeError(f"module 'neatxbar.lut' has no attribute {name!r}")

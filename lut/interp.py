@@ -1,0 +1,300 @@
+"""``CellLUT``: the cell current I(G, V_in, V_gate) of a ``neat-lut/1`` file, interpolated in torch.
+
+Trilinear interpolation by default; ``method="pchip"`` uses a monotone cubic (Fritsch-Carlson)
+along V_in and linear along G and V_gate. Both are differentiable in ``g`` and ``v_in``, broadcast
+their arguments, and run in float32 or float64 on any device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neatxbar.lut.errors import LUTError
+from neatxbar.lut.schema import check_complete, open_lut
+from neatxbar.lut.separable import SeparableCell, fit_separable
+
+METHODS = ("linear", "pchip")
+EXTRAPOLATE = ("raise", "clamp")
+
+
+def _pchip_slopes(y: np.ndarray, x: np.ndarray, axis: int) -> np.ndarray:
+    """Fritsch-Carlson derivatives of ``y`` along ``axis`` (monotone cubic Hermite)."""
+    y = np.moveaxis(y, axis, -1)
+    h = np.diff(x)
+    delta = np.diff(y, axis=-1) / h
+    d = np.zeros_like(y)
+    if x.size == 2:
+        d[...] = delta
+        return np.moveaxis(d, -1, axis)
+    w1 = 2 * h[1:] + h[:-1]
+    w2 = h[1:] + 2 * h[:-1]
+    same_sign = delta[..., 1:] * delta[..., :-1] > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        harmonic = (w1 + w2) / (w1 / delta[..., :-1] + w2 / delta[..., 1:])
+    d[..., 1:-1] = np.where(same_sign, harmonic, 0.0)
+    d[..., 0] = _pchip_end(h[0], h[1], delta[..., 0], delta[..., 1])
+    d[..., -1] = _pchip_end(h[-1], h[-2], delta[..., -1], delta[..., -2])
+    return np.moveaxis(d, -1, axis)
+
+
+def _pchip_end(h0: float, h1: float, m0: np.ndarray, m1: np.ndarray) -> np.ndarray:
+    """End slope of a monotone cubic: the three-point estimate, limited to keep monotonicity."""
+    d = ((2 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
+    d = np.where(np.sign(d) != np.sign(m0), 0.0, d)
+    limit = (np.sign(m0) != np.sign(m1)) & (np.abs(d) > 3 * np.abs(m0))
+    return np.where(limit, 3 * m0, d)
+
+
+def _locate(grid: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Interval index i (grid[i] <= x <= grid[i+1]) and the fraction t in [0, 1] within it."""
+    i = torch.searchsorted(grid, x.detach().contiguous(), right=True) - 1
+    i = i.clamp(0, grid.numel() - 2)
+    lo, hi = grid[i], grid[i + 1]
+    return i, (x - lo) / (hi - lo)
+
+
+@dataclass(frozen=True)
+class _Axis:
+    name: str
+    units: str
+
+
+_AXES = (_Axis("g", "S"), _Axis("v_in", "V"), _Axis("v_gate", "V"))
+
+#: The table interpolated along V_in, as a function of the (G, V_gate) corner indices.
+_Along = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class CellLUT:
+    """The cell current of a complete LUT file, as a differentiable torch function.
+
+    Attributes
+    ----------
+    g_grid, v_grid, vg_grid
+        The grids: conductance (S), input voltage (V), gate voltage (V), float64 tensors.
+    table
+        Currents in A, shape ``(n_g, n_v, n_vg)``, float64.
+    g_max, w_max
+        Linear-region bounds per V_gate (S; fraction of the weight range), if the file has them.
+    tolerance
+        The linear-region tolerance of the file (fraction).
+    path
+        The file it came from.
+    """
+
+    def __init__(
+        self,
+        g_grid: np.ndarray,
+        v_grid: np.ndarray,
+        vg_grid: np.ndarray,
+        table: np.ndarray,
+        g_max: np.ndarray | None = None,
+        w_max: np.ndarray | None = None,
+        tolerance: float = float("nan"),
+        path: Path | None = None,
+    ) -> None:
+        for name, grid in (("conductance", g_grid), ("v_in", v_grid), ("v_gate", vg_grid)):
+            if grid.ndim != 1 or grid.size < 2 or np.any(np.diff(grid) <= 0):
+                raise LUTError(
+                    f"{path or 'LUT'}: grid/{name} must be strictly increasing, >= 2 points"
+                )
+        self.g_grid = torch.as_tensor(g_grid, dtype=torch.float64)
+        self.v_grid = torch.as_tensor(v_grid, dtype=torch.float64)
+        self.vg_grid = torch.as_tensor(vg_grid, dtype=torch.float64)
+        self.table = torch.as_tensor(table, dtype=torch.float64)
+        self.g_max = None if g_max is None else torch.as_tensor(g_max, dtype=torch.float64)
+        self.w_max = None if w_max is None else torch.as_tensor(w_max, dtype=torch.float64)
+        self.tolerance = tolerance
+        self.path = path
+        self._slopes = torch.as_tensor(_pchip_slopes(np.asarray(table), np.asarray(v_grid), 1))
+        self._cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, ...]] = {}
+        self._separable: dict[tuple[int, float], SeparableCell] = {}
+
+    @classmethod
+    def load(cls, path: Path | str) -> CellLUT:
+        """Load a complete ``neat-lut/1`` file.
+
+        Raises
+        ------
+        LUTError
+            Missing, damaged, incomplete, of another schema, or with out-of-order grids.
+        """
+        path = Path(path)
+        check_complete(path)
+        with open_lut(path) as f:
+            region = f.get("linear_region")
+            return cls(
+                f["grid/conductance"][()],
+                f["grid/v_in"][()],
+                f["grid/v_gate"][()],
+                f["current"][()],
+                None if region is None else region["g_max"][()],
+                None if region is None else region["w_max"][()],
+                float(f.attrs["tolerance"]),
+                path,
+            )
+
+    @property
+    def g_min_s(self) -> float:
+        """The smallest conductance of the grid (S): the memristor's G_OFF."""
+        return float(self.g_grid[0])
+
+    @property
+    def g_on_s(self) -> float:
+        """The largest conductance of the grid (S): the memristor's G_ON."""
+        return float(self.g_grid[-1])
+
+    @property
+    def v_max(self) -> float:
+        """The largest input voltage of the grid (V)."""
+        return float(self.v_grid[-1])
+
+    def gate_index(self, v_gate: float) -> int:
+        """Index of ``v_gate`` on the V_gate grid; LUTError if it is not a grid value."""
+        distance = (self.vg_grid - float(v_gate)).abs()
+        m = int(distance.argmin())
+        if float(distance[m]) > 1e-9:
+            values = ", ".join(f"{v:.3g}" for v in self.vg_grid.tolist())
+            raise LUTError(
+                f"V_gate {v_gate} V is not on the LUT's gate grid ({values} V); "
+                "characterize a grid that holds it"
+            )
+        return m
+
+    def _tensors(self, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
+        key = (dtype, device)
+        if key not in self._cache:
+            self._cache[key] = tuple(
+                t.to(device=device, dtype=dtype)
+                for t in (self.g_grid, self.v_grid, self.vg_grid, self.table, self._slopes)
+            )
+        return self._cache[key]
+
+    def check_range(
+        self,
+        g: torch.Tensor | float | None = None,
+        v_in: torch.Tensor | float | None = None,
+        v_gate: torch.Tensor | float | None = None,
+    ) -> None:
+        """Raise LUTError if conductances (S), input or gate voltages (V) leave the grids."""
+        grids = (self.g_grid, self.v_grid, self.vg_grid)
+        for axis, x, grid in zip(_AXES, (g, v_in, v_gate), grids, strict=True):
+            if x is None or torch.as_tensor(x).numel() == 0:
+                continue
+            x = torch.as_tensor(x).detach()
+            lo, hi = float(grid[0]), float(grid[-1])
+            span = (hi - lo) * 1e-9
+            x_min, x_max = float(x.min()), float(x.max())
+            if x_min < lo - span or x_max > hi + span:
+                raise LUTError(
+                    f"{axis.name} outside the LUT's range [{lo:.6g}, {hi:.6g}] {axis.units} "
+                    f"(got {x_min:.6g} to {x_max:.6g}); pass extrapolate='clamp' to clamp"
+                )
+
+    def current(
+        self,
+        g: torch.Tensor | float,
+        v_in: torch.Tensor | float,
+        v_gate: torch.Tensor | float,
+        *,
+        method: str = "linear",
+        extrapolate: str = "raise",
+    ) -> torch.Tensor:
+        """Cell current in A at conductance ``g`` (S), input ``v_in`` (V), gate ``v_gate`` (V).
+
+        The arguments broadcast against each other; the result has their common shape, the
+        dtype of the first floating tensor among them (float64 for plain numbers) and its
+        device. Differentiable in ``g`` and ``v_in``.
+
+        Parameters
+        ----------
+        method
+            ``"linear"`` (trilinear) or ``"pchip"`` (monotone cubic along V_in).
+        extrapolate
+            ``"raise"`` (default): a query outside the grids is a LUTError; ``"clamp"``: clamp
+            each argument to its grid.
+        """
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        if extrapolate not in EXTRAPOLATE:
+            raise ValueError(f"extrapolate must be one of {', '.join(EXTRAPOLATE)}")
+        if extrapolate == "raise":
+            self.check_range(g, v_in, v_gate)
+        like = next(
+            (t for t in (g, v_in, v_gate) if torch.is_tensor(t) and t.is_floating_point()), None
+        )
+        dtype = like.dtype if like is not None else torch.float64
+        device = like.device if like is not None else torch.device("cpu")
+        g, v_in, v_gate = (
+            torch.as_tensor(x, dtype=dtype, device=device) for x in (g, v_in, v_gate)
+        )
+        g, v_in, v_gate = torch.broadcast_tensors(g, v_in, v_gate)
+        g_grid, v_grid, vg_grid, table, slopes = self._tensors(dtype, device)
+        grids = (g_grid, v_grid, vg_grid)
+        g, v_in, v_gate = (
+            x.clamp(grid[0], grid[-1]) for x, grid in zip((g, v_in, v_gate), grids, strict=True)
+        )
+        (ig, tg), (iv, tv), (im, tm) = (
+            _locate(grid, x) for grid, x in zip(grids, (g, v_in, v_gate), strict=True)
+        )
+        if method == "linear":
+            along_v = self._linear_v(table, iv, tv)
+        else:
+            along_v = self._pchip_v(table, slopes, v_grid, iv, tv)
+        total = torch.zeros_like(g)
+        for dg, wg in ((0, 1 - tg), (1, tg)):
+            for dm, wm in ((0, 1 - tm), (1, tm)):
+                total = total + wg * wm * along_v(ig + dg, im + dm)
+        return total
+
+    @staticmethod
+    def _linear_v(table: torch.Tensor, iv: torch.Tensor, tv: torch.Tensor) -> _Along:
+        def value(ig: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
+            return (1 - tv) * table[ig, iv, im] + tv * table[ig, iv + 1, im]
+
+        return value
+
+    @staticmethod
+    def _pchip_v(
+        table: torch.Tensor,
+        slopes: torch.Tensor,
+        v_grid: torch.Tensor,
+        iv: torch.Tensor,
+        tv: torch.Tensor,
+    ) -> _Along:
+        h = v_grid[iv + 1] - v_grid[iv]
+        t2, t3 = tv * tv, tv * tv * tv
+        h00, h10 = 2 * t3 - 3 * t2 + 1, t3 - 2 * t2 + tv
+        h01, h11 = -2 * t3 + 3 * t2, t3 - t2
+
+        def value(ig: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
+            y0, y1 = table[ig, iv, im], table[ig, iv + 1, im]
+            d0, d1 = slopes[ig, iv, im], slopes[ig, iv + 1, im]
+            return h00 * y0 + h10 * h * d0 + h01 * y1 + h11 * h * d1
+
+        return value
+
+    def gate_slice(self, v_gate: float) -> torch.Tensor:
+        """The table at one grid V_gate: currents in A, shape ``(n_g, n_v)``, float64."""
+        return self.table[:, :, self.gate_index(v_gate)]
+
+    def separable(self, v_gate: float, budget: float = 1e-3) -> SeparableCell:
+        """The fast separable form at grid gate voltage ``v_gate`` (cached per budget).
+
+        See :mod:`neatxbar.lut.separable`; ``budget`` is a fraction of G_ON * V_max.
+        """
+        key = (self.gate_index(v_gate), budget)
+        if key not in self._separable:
+            self._separable[key] = fit_separable(
+                self.gate_slice(v_gate).numpy(),
+                self.g_grid.numpy(),
+                self.v_grid.numpy(),
+                float(self.vg_grid[key[0]]),
+                budget,
+            )
+        return self._separable[key]

@@ -1,0 +1,172 @@
+"""The fast separable form of a cell table at one gate voltage: I(G, V) ~ sum_k a_k(G) b_k(V).
+
+At a fixed V_gate the table I(G, V) is close to low rank. Its SVD gives a_k on the conductance
+grid (interpolated linearly in G, exactly as the trilinear LUT does) and b_k on the V_in grid,
+which is fitted by a polynomial in v = V / V_max without a constant term, so b_k(0) = 0 (zero
+input, zero current: zero padding stays zero). A column sum then costs K matrix products instead
+of a (batch, rows, cols) tensor of interpolations.
+
+The rank K and the degree are the smallest that keep the largest error against the LUT's own
+(piecewise-linear) table, on the grid and at the V_in midpoints, within ``budget`` as a fraction
+of the full-scale cell current G_ON * V_max. Summed over a column, the error stays within the
+same fraction of the column's full scale. When no polynomial of degree <= MAX_DEGREE meets the
+budget, b_k is interpolated linearly on the V_in grid instead (exact, slower).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+MAX_RANK = 8
+MAX_DEGREE = 10
+
+
+@dataclass(frozen=True)
+class SeparableCell:
+    """I(G, V) ~ sum_k a_k(G) b_k(V) at one gate voltage.
+
+    Attributes
+    ----------
+    v_gate
+        The gate voltage (V).
+    rank
+        K, the number of terms.
+    degree
+        Degree of the polynomials b_k, or None when b_k is interpolated on the V_in grid.
+    error
+        Largest error against the LUT (grid and V_in midpoints), a fraction of G_ON * V_max.
+    g_grid, a_table
+        Conductance grid (S) and a_k on it, shape ``(n_g, K)`` (A).
+    v_grid, b_table
+        V_in grid (V) and b_k on it, shape ``(K, n_v)`` (dimensionless).
+    b_coef
+        Polynomial coefficients of b_k in v = V / V_max, shape ``(K, degree)``, lowest power
+        (v^1) first; empty when ``degree`` is None.
+    """
+
+    v_gate: float
+    rank: int
+    degree: int | None
+    error: float
+    g_grid: torch.Tensor
+    a_table: torch.Tensor
+    v_grid: torch.Tensor
+    b_table: torch.Tensor
+    b_coef: torch.Tensor
+
+    @property
+    def v_max(self) -> float:
+        return float(self.v_grid[-1])
+
+    def to(self, dtype: torch.dtype, device: torch.device | str) -> SeparableCell:
+        """This form with its tensors in ``dtype`` on ``device``."""
+        move = {
+            name: getattr(self, name).to(dtype=dtype, device=device)
+            for name in ("g_grid", "a_table", "v_grid", "b_table", "b_coef")
+        }
+        return SeparableCell(self.v_gate, self.rank, self.degree, self.error, **move)
+
+    def a(self, g: torch.Tensor) -> torch.Tensor:
+        """a_k(G) for conductances ``g`` (S), shape ``(K, *g.shape)``; G clamped to the grid."""
+        grid = self.g_grid
+        g = g.clamp(grid[0], grid[-1])
+        i = (torch.searchsorted(grid, g.detach().contiguous(), right=True) - 1).clamp(
+            0, grid.numel() - 2
+        )
+        t = (g - grid[i]) / (grid[i + 1] - grid[i])
+        lo, hi = self.a_table[i], self.a_table[i + 1]  # (*g.shape, K)
+        return torch.movedim(lo + t.unsqueeze(-1) * (hi - lo), -1, 0)
+
+    def b_term(self, k: int, v: torch.Tensor) -> torch.Tensor:
+        """b_k(V) for voltages ``v`` (V, in [0, V_max]), same shape as ``v``."""
+        if self.degree is None:
+            return _interp_1d(self.v_grid, self.b_table[k], v)
+        x = v / self.v_max
+        coef = self.b_coef[k]
+        out = coef[-1] * x
+        for c in coef.flip(0)[1:]:
+            out = (out + c) * x
+        return out
+
+
+def _interp_1d(grid: torch.Tensor, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(grid[0], grid[-1])
+    i = (torch.searchsorted(grid, x.detach().contiguous(), right=True) - 1).clamp(
+        0, grid.numel() - 2
+    )
+    t = (x - grid[i]) / (grid[i + 1] - grid[i])
+    return values[i] + t * (values[i + 1] - values[i])
+
+
+def _with_midpoints(table: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The table and V grid with the V midpoints added (piecewise-linear values there)."""
+    v_all = np.sort(np.concatenate([v, (v[1:] + v[:-1]) / 2]))
+    t_all = np.stack([np.interp(v_all, v, row) for row in table])
+    return t_all, v_all
+
+
+def _poly_fit(b: np.ndarray, v_norm: np.ndarray, degree: int, v_eval: np.ndarray) -> tuple:
+    powers = np.stack([v_norm**p for p in range(1, degree + 1)], axis=1)
+    coef = np.linalg.lstsq(powers, b.T, rcond=None)[0].T  # (K, degree)
+    at = np.stack([v_eval**p for p in range(1, degree + 1)], axis=1)
+    return coef, coef @ at.T  # (K, degree), (K, n_eval)
+
+
+def fit_separable(
+    table: np.ndarray,
+    g_grid: np.ndarray,
+    v_grid: np.ndarray,
+    v_gate: float,
+    budget: float = 1e-3,
+) -> SeparableCell:
+    """Fit the separable form of one V_gate slice ``table`` (A, shape ``(n_g, n_v)``).
+
+    Parameters
+    ----------
+    budget
+        Largest error allowed, a fraction of G_ON * V_max (default 0.1 %).
+    """
+    if not 0 < budget < 1:
+        raise ValueError(f"budget must be a fraction in (0, 1), got {budget}")
+    full_scale = g_grid[-1] * v_grid[-1]
+    u, s, vt = np.linalg.svd(table, full_matrices=False)
+    truth, v_all = _with_midpoints(table, v_grid)
+    v_norm, v_all_norm = v_grid / v_grid[-1], v_all / v_grid[-1]
+    choice = None
+    for rank in range(1, min(MAX_RANK, s.size) + 1):
+        a = u[:, :rank] * s[:rank]
+        b = vt[:rank]
+        exact_b = np.stack([np.interp(v_all, v_grid, row) for row in b])
+        if np.abs(a @ exact_b - truth).max() / full_scale > budget:
+            continue
+        for degree in range(1, MAX_DEGREE + 1):
+            coef, b_fit = _poly_fit(b, v_norm, degree, v_all_norm)
+            error = np.abs(a @ b_fit - truth).max() / full_scale
+            if error <= budget:
+                choice = (rank, degree, error, coef)
+                break
+        if choice is None:
+            error = np.abs(a @ exact_b - truth).max() / full_scale
+            choice = (rank, None, error, np.zeros((rank, 0)))
+        break
+    if choice is None:
+        rank = min(MAX_RANK, s.size)
+        a, b = u[:, :rank] * s[:rank], vt[:rank]
+        exact_b = np.stack([np.interp(v_all, v_grid, row) for row in b])
+        choice = (rank, None, np.abs(a @ exact_b - truth).max() / full_scale, np.zeros((rank, 0)))
+    rank, degree, error, coef = choice
+    as_tensor = lambda x: torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float64)  # noqa: E731
+    return SeparableCell(
+        v_gate=float(v_gate),
+        rank=rank,
+        degree=degree,
+        error=float(error),
+        g_grid=as_tensor(g_grid),
+        a_table=as_tensor(u[:, :rank] * s[:rank]),
+        v_grid=as_tensor(v_grid),
+        b_table=as_tensor(vt[:rank]),
+        b_coef=as_tensor(coef),
+    )

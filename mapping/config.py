@@ -1,0 +1,105 @@
+"""``MappingConfig``: how a layer's weights and inputs become conductances and voltages."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from neatxbar.characterize.config import ConfigError, from_mapping
+
+PATHS = ("fast", "exact")
+INTERPOLATIONS = ("linear", "pchip")
+
+
+@dataclass(frozen=True)
+class MappingConfig:
+    """Mapping of a layer onto 1T-1R crossbars.
+
+    Weights: a differential pair per weight; the weight fraction f = w / w_scale in [-1, 1] is
+    programmed as G+ = G_min + f+ (G_max - G_min) and G- = G_min + f- (G_max - G_min), with
+    [G_min, G_max] the LUT's conductance range. Inputs: x / x_scale in [-1, 1] per sample, applied
+    as voltages |x| / x_scale * V_max in two phases (positive and negative parts; a layer whose
+    inputs are all >= 0 needs only one). Outputs are rescaled back to the layer's units.
+
+    Attributes
+    ----------
+    rows, cols
+        Tile size: rows (inputs) x physical columns (two per output with the differential pair).
+    v_gate
+        Default gate voltage (V) of every layer; must lie on the LUT's gate grid.
+    w_cut
+        Weight scale as a number: weights are clipped to [-w_cut, w_cut] (NEAT's W_cut, in the
+        layer's weight units). None: each layer's max |w|.
+    conductance_bits
+        Programmable conductance levels per device: 2**bits levels over [G_min, G_max]; None:
+        continuous.
+    dac_bits
+        Input DAC resolution: |x| / x_scale quantized to 2**bits - 1 steps; None: ideal.
+    adc_bits
+        ADC on each tile's differential column current (per phase), 2**bits levels over
+        +-adc_range * (tile full scale = tile rows * (G_max - G_min) * V_max); None: off.
+    adc_range
+        ADC full scale as a fraction of the tile's full-scale current.
+    path
+        ``"fast"`` (separable form, K matrix products) or ``"exact"`` (cell by cell, reference).
+    error_budget
+        Fast path: largest cell error against the LUT, fraction of G_ON * V_max.
+    interpolation
+        Exact path: ``"linear"`` or ``"pchip"`` (monotone cubic in V_in).
+    exact_chunk_elements
+        Exact path: cells evaluated at once (bounds its memory).
+    """
+
+    rows: int = 64
+    cols: int = 64
+    v_gate: float = 1.0
+    w_cut: float | None = None
+    conductance_bits: int | None = None
+    dac_bits: int | None = None
+    adc_bits: int | None = None
+    adc_range: float = 1.0
+    path: str = "fast"
+    error_budget: float = 1e-3
+    interpolation: str = "linear"
+    exact_chunk_elements: int = 1 << 24
+
+    def validate(self) -> MappingConfig:
+        """Raise ConfigError naming the first bad field; return self."""
+        if self.rows < 1:
+            raise ConfigError(f"rows must be >= 1, got {self.rows}")
+        if self.cols < 2 or self.cols % 2:
+            raise ConfigError(f"cols must be even and >= 2 (differential pairs), got {self.cols}")
+        if self.v_gate <= 0:
+            raise ConfigError(f"v_gate must be > 0 V, got {self.v_gate}")
+        if self.w_cut is not None and self.w_cut <= 0:
+            raise ConfigError(f"w_cut must be > 0, got {self.w_cut}")
+        for name in ("conductance_bits", "dac_bits", "adc_bits"):
+            bits = getattr(self, name)
+            if bits is not None and not 1 <= bits <= 24:
+                raise ConfigError(f"{name} must be between 1 and 24 (or unset), got {bits}")
+        if self.adc_range <= 0:
+            raise ConfigError(f"adc_range must be > 0, got {self.adc_range}")
+        if self.path not in PATHS:
+            raise ConfigError(f"path must be one of {', '.join(PATHS)}, got {self.path!r}")
+        if not 0 < self.error_budget < 1:
+            raise ConfigError(f"error_budget must be a fraction in (0, 1), got {self.error_budget}")
+        if self.interpolation not in INTERPOLATIONS:
+            raise ConfigError(
+                f"interpolation must be one of {', '.join(INTERPOLATIONS)}, "
+                f"got {self.interpolation!r}"
+            )
+        if self.exact_chunk_elements < 1:
+            raise ConfigError("exact_chunk_elements must be >= 1")
+        return self
+
+    @classmethod
+    def from_toml(cls, path: Path | str) -> MappingConfig:
+        """Load ``[mapping]`` (or the whole file) from a TOML file, validated."""
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigError(f"cannot read mapping config {path} ({error.strerror})") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path} is not valid TOML: {error}") from None
+        return from_mapping(cls, data.get("mapping", data), "mapping").validate()

@@ -1,0 +1,22 @@
+"""Shared fixtures: real LUTs made once per test session."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/lut_factory.py
+
+
+@pytest.fixture(scope="session")
+def paper_lut_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `paper` preset characterized by real ngspice (about 0.3 s)."""
+    from neatxbar.characterize.runner import characterize
+    from neatxbar.characterize.spec import load_preset
+
+    spec, text = load_preset("paper")
+    path = tmp_path_factory.mktemp("luts") / "paper.h5"
+    assert characterize(spec, text, path, workers=1, progress=False).complete
+    return path
