@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from neatxbar.spice.errors import NgspiceNotFoundError, SpiceConvergenceError, SpiceError
 from neatxbar.spice.params import Transistor, Wires, available_models, check_number
-from neatxbar.spice.render import Netlist, render_cell, render_cell_sweep, render_crossbar
+from neatxbar.spice.render import (
+    Netlist,
+    render_cell,
+    render_cell_sweep,
+    render_crossbar,
+    render_crossbar_batch,
+)
 from neatxbar.spice.session import NgspiceSession, SimulationResult, ngspice_version, session
-from neatxbar.spice.simulate import cell_current, crossbar_column_currents, sweep_cells
+from neatxbar.spice.simulate import (
+    cell_current,
+    crossbar_column_currents,
+    crossbar_column_currents_batch,
+    sweep_cells,
+)
 
 __all__ = [
     "Netlist",
@@ -27,10 +38,12 @@ __all__ = [
     "cell_current",
     "check_number",
     "crossbar_column_currents",
+    "crossbar_column_currents_batch",
     "ngspice_version",
     "render_cell",
     "render_cell_sweep",
     "render_crossbar",
+    "render_crossbar_batch",
     "session",
     "sweep_cells",
 ]

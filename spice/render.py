@@ -248,6 +248,57 @@ def _crossbar_wires(rows: int, cols: int, wires: Wires) -> list[SpiceText]:
     return lines
 
 
+def _conductance_matrix(g_siemens: np.ndarray) -> np.ndarray:
+    g = np.asarray(g_siemens, dtype=float)
+    if g.ndim != 2 or g.size == 0:
+        raise ValueError(f"g_siemens must be a (rows, cols) matrix, got shape {g.shape}")
+    return g
+
+
+def _driven_node(i: int, wires: Wires) -> str:
+    """The node a row's driver sets: before the driver resistance, or the row's first cell."""
+    return f"in{i}" if wires.r_driver > 0 else _row_node(i, 0, wires)
+
+
+def _crossbar_values(
+    g: np.ndarray,
+    v_gate: float,
+    transistor: Transistor | None,
+    wires: Wires,
+    options: dict[str, float] | None,
+) -> dict[str, object]:
+    """Everything of a crossbar netlist but its row drivers and analysis."""
+    rows, cols = g.shape
+    cells = [
+        _cell(
+            f"{i}_{j}", _row_node(i, j, wires), _col_node(i, j, wires), "gate", g[i, j], transistor
+        )
+        for i in range(rows)
+        for j in range(cols)
+    ]
+    ammeters = [
+        fill_fragment(
+            "voltage_source",
+            {
+                "name": f"vc{j}",
+                "plus": f"out{j}" if wires.r_sense > 0 else _col_node(rows - 1, j, wires),
+                "volts": 0,
+            },
+        )
+        for j in range(cols)
+    ]
+    return {
+        "rows": rows,
+        "cols": cols,
+        "model_card": _card(transistor),
+        "v_gate": check_number("v_gate (V)", v_gate),
+        "wires": join_lines(_crossbar_wires(rows, cols, wires)),
+        "cells": join_lines(cells),
+        "column_ammeters": join_lines(ammeters),
+        "options": _options(options),
+    }
+
+
 def render_crossbar(
     g_siemens: np.ndarray,
     v_in: Sequence[float] | np.ndarray,
@@ -276,9 +327,7 @@ def render_crossbar(
     Netlist
         Probes ``vc<j>``: the column currents in A into each column's 0 V ammeter.
     """
-    g = np.asarray(g_siemens, dtype=float)
-    if g.ndim != 2 or g.size == 0:
-        raise ValueError(f"g_siemens must be a (rows, cols) matrix, got shape {g.shape}")
+    g = _conductance_matrix(g_siemens)
     rows, cols = g.shape
     v = np.asarray(v_in, dtype=float)
     if v.shape != (rows,):
@@ -290,43 +339,109 @@ def render_crossbar(
             "voltage_source",
             {
                 "name": f"vr{i}",
-                "plus": f"in{i}" if wires.r_driver > 0 else _row_node(i, 0, wires),
+                "plus": _driven_node(i, wires),
                 "volts": check_number(f"v_in[{i}] (V)", v[i]),
             },
         )
         for i in range(rows)
     ]
-    cells = [
-        _cell(
-            f"{i}_{j}", _row_node(i, j, wires), _col_node(i, j, wires), "gate", g[i, j], transistor
-        )
-        for i in range(rows)
-        for j in range(cols)
+    values = _crossbar_values(g, v_gate, transistor, wires, options)
+    values |= {"row_drivers": join_lines(drivers), "analysis": fill_fragment("op", {})}
+    text = fill(read_template("crossbar.cir"), values)
+    return Netlist(text=text, probes=tuple(f"vc{j}" for j in range(cols)))
+
+
+_PWL_PAIRS_PER_LINE = 4
+
+
+def _pwl_points(voltages: list[float]) -> SpiceText:
+    """``+`` continuation lines of the ``pwl`` points ``k, voltages[k]``, k = 0, 1, ...
+
+    A single voltage is written twice (at 0 and 1) since a ``pwl`` needs two points. The
+    function is linear between neighbouring vectors, not a staircase: the first Newton step
+    from vector k - 1 then already drives vector k's exact voltages (with flat steps, ngspice's
+    convergence test can keep the previous vector's voltage when the two differ by less than
+    its tolerance).
+    """
+    if len(voltages) == 1:
+        voltages = voltages * 2
+    pairs = [fill("${x}, ${v}", {"x": k, "v": value}) for k, value in enumerate(voltages)]
+    lines = [
+        SpiceText("+ " + ", ".join(pairs[start : start + _PWL_PAIRS_PER_LINE]))
+        for start in range(0, len(pairs), _PWL_PAIRS_PER_LINE)
     ]
-    ammeters = [
+    return SpiceText(",\n".join(lines))
+
+
+def render_crossbar_batch(
+    g_siemens: np.ndarray,
+    v_in: np.ndarray,
+    v_gate: float,
+    transistor: Transistor | None,
+    wires: Wires | None = None,
+    options: dict[str, float] | None = None,
+) -> Netlist:
+    """An R x C crossbar solved for many input vectors in one DC sweep.
+
+    Row i is driven by a behavioural source ``brow<i>`` whose voltage is a piecewise-linear
+    function of the index node ``idx`` through the row voltages of all vectors (vector k at
+    ``V(idx) = k``); ``.dc vidx`` steps the index over 0, 1, ..., n_vectors - 1. ngspice then
+    orders the sparse matrix once for all vectors, and each vector's Newton iteration starts
+    from the previous vector's solution. Nodes, cells and wires are those of
+    :func:`render_crossbar`.
+
+    Parameters
+    ----------
+    g_siemens
+        Conductances in S, shape ``(rows, cols)``; cell (i, j) joins row i and column j.
+    v_in
+        Row voltages in V, shape ``(n_vectors, rows)``: one input vector per row of the array.
+    v_gate
+        The gate voltage of every cell, in V.
+    transistor
+        The access transistor, or None for ideal shorts (a resistive crossbar).
+    wires
+        Wire resistances; None means ideal wires.
+    options
+        ngspice options (names in :data:`neatxbar.spice.params.SPICE_OPTIONS`).
+
+    Returns
+    -------
+    Netlist
+        Probes ``vc<j>``: the column currents in A into each column's 0 V ammeter, each a
+        vector of ``n_vectors`` points in the order of ``v_in``.
+    """
+    g = _conductance_matrix(g_siemens)
+    rows, cols = g.shape
+    v = np.asarray(v_in, dtype=float)
+    if v.ndim != 2 or v.shape[0] == 0 or v.shape[1] != rows:
+        raise ValueError(
+            f"v_in must have shape (n_vectors, {rows}), one voltage per row for each input "
+            f"vector; got {v.shape}"
+        )
+    n_vectors = v.shape[0]
+    wires = wires or Wires()
+    wires.validate()
+    drivers = [
         fill_fragment(
-            "voltage_source",
+            "pwl_row_driver",
             {
-                "name": f"vc{j}",
-                "plus": f"out{j}" if wires.r_sense > 0 else _col_node(rows - 1, j, wires),
-                "volts": 0,
+                "name": f"brow{i}",
+                "plus": _driven_node(i, wires),
+                "index": "idx",
+                "points": _pwl_points(
+                    [check_number(f"v_in[{k}, {i}] (V)", v[k, i]) for k in range(n_vectors)]
+                ),
             },
         )
-        for j in range(cols)
+        for i in range(rows)
     ]
-    text = fill(
-        read_template("crossbar.cir"),
-        {
-            "rows": rows,
-            "cols": cols,
-            "model_card": _card(transistor),
-            "v_gate": check_number("v_gate (V)", v_gate),
-            "row_drivers": join_lines(drivers),
-            "wires": join_lines(_crossbar_wires(rows, cols, wires)),
-            "cells": join_lines(cells),
-            "column_ammeters": join_lines(ammeters),
-            "options": _options(options),
-            "analysis": fill_fragment("op", {}),
-        },
-    )
+    values = _crossbar_values(g, v_gate, transistor, wires, options)
+    values |= {
+        "n_vectors": n_vectors,
+        "row_drivers": join_lines(drivers),
+        # Pad the stop by half a step so rounding in ngspice never drops the last vector.
+        "index_stop": n_vectors - 0.5,
+    }
+    text = fill(read_template("crossbar_batch.cir"), values)
     return Netlist(text=text, probes=tuple(f"vc{j}" for j in range(cols)))
