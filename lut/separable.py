@@ -61,6 +61,11 @@ class SeparableCell:
     def v_max(self) -> float:
         return float(self.v_grid[-1])
 
+    @property
+    def n_terms(self) -> int:
+        """Matrix products per column sum: min(K, degree) (see :meth:`terms`)."""
+        return self.rank if self.degree is None else min(self.rank, self.degree)
+
     def to(self, dtype: torch.dtype, device: torch.device | str) -> SeparableCell:
         """This form with its tensors in ``dtype`` on ``device``."""
         move = {
@@ -71,33 +76,69 @@ class SeparableCell:
 
     def a(self, g: torch.Tensor) -> torch.Tensor:
         """a_k(G) for conductances ``g`` (S), shape ``(K, *g.shape)``; G clamped to the grid."""
-        grid = self.g_grid
-        g = g.clamp(grid[0], grid[-1])
-        i = (torch.searchsorted(grid, g.detach().contiguous(), right=True) - 1).clamp(
-            0, grid.numel() - 2
-        )
-        t = (g - grid[i]) / (grid[i + 1] - grid[i])
+        i, t = interval(self.g_grid, g)
         lo, hi = self.a_table[i], self.a_table[i + 1]  # (*g.shape, K)
         return torch.movedim(lo + t.unsqueeze(-1) * (hi - lo), -1, 0)
 
-    def b_term(self, k: int, v: torch.Tensor) -> torch.Tensor:
-        """b_k(V) for voltages ``v`` (V, in [0, V_max]), same shape as ``v``."""
+    def weights(self, a: torch.Tensor) -> torch.Tensor:
+        """The matrices that :meth:`terms` multiply: from a_k(G) (or a difference of two for a
+        differential pair), shape ``(K, ...)``, to shape ``(n_terms, ...)``.
+
+        With polynomial b_k of degree d <= K, sum_k b_k(v) a_k = sum_p v^p (sum_k c_kp a_k):
+        d products instead of K.
+        """
+        if self.degree is None or self.rank <= self.degree:
+            return a
+        return torch.einsum("kp,k...->p...", self.b_coef, a)
+
+    def terms(self, u: torch.Tensor) -> list[torch.Tensor]:
+        """The input side for signed normalized inputs u = sign(x) V / V_max in [-1, 1].
+
+        Each term is odd in u (the negative phase of a two-phase input is the mirror image), so
+        ``sum(term @ w for term, w in zip(terms(u), weights(a)))`` is
+        ``sum_i sign(u_i) I(G_i, |u_i| V_max)`` for the conductances behind ``a``.
+        """
         if self.degree is None:
-            return _interp_1d(self.v_grid, self.b_table[k], v)
-        x = v / self.v_max
-        coef = self.b_coef[k]
-        out = coef[-1] * x
-        for c in coef.flip(0)[1:]:
-            out = (out + c) * x
+            mag = u.abs() * self.v_max
+            return [torch.sign(u) * _interp_1d(self.v_grid, self.b_table[k], mag)
+                    for k in range(self.rank)]  # fmt: skip
+        if self.rank <= self.degree:
+            return [self._odd_poly(self.b_coef[k], u) for k in range(self.rank)]
+        out, power = [u], u
+        magnitude = u.abs() if self.degree > 1 else None
+        for _ in range(1, self.degree):
+            power = power * magnitude
+            out.append(power)
         return out
+
+    @staticmethod
+    def _odd_poly(coef: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """u * (c_1 + c_2 |u| + ... + c_d |u|^(d-1)): the odd extension of sum_p c_p v^p."""
+        if coef.numel() == 1:
+            return coef[0] * u
+        magnitude = u.abs()
+        inner = coef[-1] * magnitude
+        for c in coef.flip(0)[1:-1]:
+            inner = (inner + c) * magnitude
+        return (inner + coef[0]) * u
+
+
+def interval(grid: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Interval index i and fraction t of ``x`` (clamped to the grid) on a strictly increasing
+    grid; a constant-step grid is located arithmetically (no search)."""
+    x = x.clamp(grid[0], grid[-1])
+    n = grid.numel()
+    step = (grid[-1] - grid[0]) / (n - 1)
+    if torch.allclose(grid, grid[0] + step * torch.arange(n, dtype=grid.dtype, device=grid.device),
+                      rtol=0, atol=1e-9 * float(step)):  # fmt: skip
+        i = torch.floor((x.detach() - grid[0]) / step).long().clamp(0, n - 2)
+    else:
+        i = (torch.searchsorted(grid, x.detach().contiguous(), right=True) - 1).clamp(0, n - 2)
+    return i, (x - grid[i]) / (grid[i + 1] - grid[i])
 
 
 def _interp_1d(grid: torch.Tensor, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(grid[0], grid[-1])
-    i = (torch.searchsorted(grid, x.detach().contiguous(), right=True) - 1).clamp(
-        0, grid.numel() - 2
-    )
-    t = (x - grid[i]) / (grid[i + 1] - grid[i])
+    i, t = interval(grid, x)
     return values[i] + t * (values[i + 1] - values[i])
 
 

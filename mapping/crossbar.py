@@ -6,7 +6,8 @@ weight s (n x rows, usually a sign or a 0/1 phase mask),
     out[n, j] = sum_i s[n, i] * I(G[i, j], V[n, i], V_gate)
 
 - exact: I from :meth:`CellLUT.current`, cell by cell, in chunks of bounded memory (reference);
-- fast: I ~ sum_k a_k(G) b_k(V) (:mod:`neatxbar.lut.separable`), so the sum is K matrix products.
+- fast: I ~ sum_k a_k(G) b_k(V) (:mod:`neatxbar.lut.separable`), so the sum is a few matrix
+  products (K, or the polynomial degree if smaller).
 
 :class:`Crossbar` is one physical array: ``Crossbar(lut, v_gate, rows, cols).column_currents``.
 """
@@ -50,20 +51,19 @@ def exact_column_sum(
 
 
 def fast_column_sum(
-    form: SeparableCell, a: torch.Tensor, v: torch.Tensor, weight: torch.Tensor | None
+    form: SeparableCell, w: torch.Tensor, u: torch.Tensor, mask: torch.Tensor | None
 ) -> torch.Tensor:
-    """``sum_k (weight * b_k(v)) @ a[k]`` (A), shape ``(n, cols)``.
+    """``sum_j (terms_j(u) * mask) @ w[j]`` (A), shape ``(n, cols)``: the fast path.
 
-    ``a``: (K, rows, cols), a_k of the conductances (or a difference of two, for a pair);
-    ``v``: (n, rows) V; ``weight``: (n, rows) or None.
+    ``w``: (n_terms, rows, cols) from :meth:`SeparableCell.weights`; ``u``: (n, rows) signed
+    normalized inputs sign * V / V_max; ``mask``: (n, rows) or None.
     """
     out = None
-    for k in range(form.rank):
-        b = form.b_term(k, v)
-        if weight is not None:
-            b = b * weight
-        term = b @ a[k]
-        out = term if out is None else out + term
+    for term, matrix in zip(form.terms(u), w, strict=True):
+        if mask is not None:
+            term = term * mask
+        product = term @ matrix
+        out = product if out is None else out + product
     return out
 
 
@@ -141,5 +141,5 @@ class Crossbar:
             out = exact_column_sum(lut, g, flat, None, self.v_gate, method=self.method)
         else:
             form = self.form.to(dtype, g.device)
-            out = fast_column_sum(form, form.a(g), flat, None)
+            out = fast_column_sum(form, form.weights(form.a(g)), flat / form.v_max, None)
         return out.reshape(*v.shape[:-1], self.cols)

@@ -5,6 +5,10 @@ Weights map to differential conductance pairs and inputs to voltages as
 column currents, summed over the tiles, rescaled back to the layer's units, plus the bias
 (digital). Gradients flow through the LUT (exact path) or its separable form (fast path) to the
 weights and the inputs; quantizers (conductance levels, DAC, ADC) pass gradients straight through.
+
+Inputs are handled as signed normalized values u = sign(x) * V / V_max in [-1, 1]: a negative
+input is the second phase of a two-phase read, and since every term of the fast path is odd in u,
+both phases cost one set of matrix products when no ADC separates them.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ from neatxbar.mapping.tiling import row_tiles
 
 _TINY = 1e-30
 
-#: A column sum over the input rows ``rows`` for voltages ``v`` weighted by ``s``.
-ColumnSum = Callable[[torch.Tensor, torch.Tensor, slice], torch.Tensor]
+#: A column sum over the input rows ``rows`` of signed inputs ``u``, masked by a phase or None.
+ColumnSum = Callable[[torch.Tensor, torch.Tensor | None, slice], torch.Tensor]
 
 
 class _CrossbarMapping(nn.Module):
@@ -39,6 +43,7 @@ class _CrossbarMapping(nn.Module):
         self.v_gate = float(config.v_gate if v_gate is None else v_gate)
         lut.gate_index(self.v_gate)  # LUTError when the gate voltage is not on the grid
         self._forms: dict[tuple[torch.dtype, torch.device], SeparableCell] = {}
+        self._cached: tuple[tuple, torch.Tensor] | None = None
 
     @property
     def form(self) -> SeparableCell:
@@ -64,51 +69,80 @@ class _CrossbarMapping(nn.Module):
 
     def conductance_pair(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(G+, G-) in S for ``weight``, same shape; weights beyond w_scale are clipped."""
-        scale = self.weight_scale(weight)
-        f = (weight / scale).clamp(-1.0, 1.0)
+        f = (weight / self.weight_scale(weight)).clamp(-1.0, 1.0)
         bits = self.config.conductance_bits
-        positive = quantize_unit(f.clamp_min(0.0), None if bits is None else bits)
-        negative = quantize_unit((-f).clamp_min(0.0), None if bits is None else bits)
         g_min, g_max = self.g_range
-        return g_min + (g_max - g_min) * positive, g_min + (g_max - g_min) * negative
-
-    def input_voltages(
-        self, x: torch.Tensor, dims: tuple[int, ...]
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(V, sign, x_scale): |x| / x_scale * V_max (DAC-quantized), sign(x), and the
-        per-sample scale max |x| over ``dims``."""
-        x_scale = x.abs().amax(dim=dims, keepdim=True).clamp_min(_TINY)
-        unit = quantize_unit((x.abs() / x_scale).clamp(0.0, 1.0), self.config.dac_bits)
-        return unit * self.lut.v_max, torch.sign(x), x_scale
+        return tuple(
+            g_min + (g_max - g_min) * quantize_unit(part.clamp_min(0.0), bits) for part in (f, -f)
+        )
 
     def output_scale(self, weight: torch.Tensor) -> torch.Tensor:
-        """Factor from differential current (A) back to the layer's units, per x_scale."""
+        """Factor from differential current (A) back to the layer's units, per unit x_scale."""
         g_min, g_max = self.g_range
         return self.weight_scale(weight) / ((g_max - g_min) * self.lut.v_max)
 
-    def combine(self, column_sum: ColumnSum, v: torch.Tensor, sign: torch.Tensor,
+    def normalized_inputs(
+        self, x: torch.Tensor, dims: tuple[int, ...]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(u, x_scale): u = sign(x) * DAC(|x| / x_scale), x_scale = max |x| per sample over
+        ``dims``. The row voltages are |u| * V_max."""
+        x_scale = x.abs().amax(dim=dims, keepdim=True).clamp_min(_TINY)
+        u = x / x_scale
+        if self.config.dac_bits is not None:
+            u = torch.sign(u) * quantize_unit(u.abs().clamp(max=1.0), self.config.dac_bits)
+        return u, x_scale
+
+    def weight_side(self, build: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """``build()`` (the fast path's weight matrices), cached while the weight is unchanged
+        and no gradient is wanted (inference); rebuilt at every call in training."""
+        weight = self.weight
+        if torch.is_grad_enabled() and weight.requires_grad:
+            return build()
+        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, self.v_gate)
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, build())
+        return self._cached[1]
+
+    def combine(self, column_sum: ColumnSum, u: torch.Tensor,
                 tiles: list[tuple[slice, int]]) -> torch.Tensor:  # fmt: skip
         """Differential current of every output: phases and tiles, with the ADC if it is on.
 
-        Without an ADC both phases and all tiles are one column sum weighted by sign(x). With
-        it, each phase (x > 0, x < 0) and each tile is converted on its own and summed after.
-        ``tiles`` holds each tile's slice of ``v``'s dimension 1 and its number of rows.
+        Without an ADC both phases and all tiles are one column sum. With it, each phase
+        (u > 0, u < 0) and each tile is converted on its own and the results are summed.
+        ``tiles`` holds each tile's slice of ``u``'s dimension 1 and its number of rows.
         """
         if self.config.adc_bits is None:
-            return column_sum(v, sign, slice(None))
+            return column_sum(u, None, slice(None))
         g_min, g_max = self.g_range
         out = None
-        for phase in (1.0, -1.0):
-            mask = (sign == phase).to(v.dtype)
-            if phase < 0 and not bool(mask.any()):
+        for positive in (True, False):
+            mask = (u > 0) if positive else (u < 0)
+            if not positive and not bool(mask.any()):
                 continue  # all inputs >= 0: one phase is enough
+            mask = mask.to(u.dtype)
             for rows, n_rows in tiles:
                 full_scale = n_rows * (g_max - g_min) * self.lut.v_max * self.config.adc_range
-                part = quantize_symmetric(column_sum(v, mask, rows), full_scale,
+                part = quantize_symmetric(column_sum(u, mask, rows), full_scale,
                                           self.config.adc_bits)  # fmt: skip
-                part = phase * part
                 out = part if out is None else out + part
         return out
+
+    def _exact_sum(self, gp: torch.Tensor, gn: torch.Tensor) -> ColumnSum:
+        """Exact column sums over (rows, out) conductance matrices ``gp`` and ``gn``."""
+        cfg = self.config
+
+        def column_sum(u: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
+            part = u[:, rows]
+            weight = torch.sign(part) if mask is None else torch.sign(part) * mask[:, rows]
+            volts = part.abs() * self.lut.v_max
+            currents = [
+                exact_column_sum(self.lut, g[rows], volts, weight, self.v_gate,
+                                 method=cfg.interpolation, chunk_elements=cfg.exact_chunk_elements)
+                for g in (gp, gn)
+            ]  # fmt: skip
+            return currents[0] - currents[1]
+
+        return column_sum
 
     def extra_repr(self) -> str:
         c = self.config
@@ -125,31 +159,28 @@ class CrossbarLinear(_CrossbarMapping):
         self.weight = nn.Parameter(linear.weight.detach().clone())
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone())
 
-    def _column_sum(self, gp: torch.Tensor, gn: torch.Tensor) -> ColumnSum:
-        cfg = self.config
-        if cfg.path == "fast":
-            form = self._form(gp)
-            a = form.a(gp.t()) - form.a(gn.t())  # (K, in, out): one matrix per k for the pair
-            return lambda v, s, rows: fast_column_sum(form, a[:, rows], v[:, rows], s[:, rows])
+    def _fast_sum(self) -> ColumnSum:
+        form = self._form(self.weight)
 
-        def exact(v: torch.Tensor, s: torch.Tensor, rows: slice) -> torch.Tensor:
-            pair = (
-                exact_column_sum(self.lut, g.t()[rows], v[:, rows], s[:, rows], self.v_gate,
-                                 method=cfg.interpolation, chunk_elements=cfg.exact_chunk_elements)
-                for g in (gp, gn)
-            )  # fmt: skip
-            return torch.sub(*pair)
+        def build() -> torch.Tensor:
+            gp, gn = self.conductance_pair(self.weight)
+            return form.weights(form.a(gp.t()) - form.a(gn.t()))  # (n_terms, in, out)
 
-        return exact
+        w = self.weight_side(build)
+        return lambda u, mask, rows: fast_column_sum(
+            form, w[:, rows], u[:, rows], None if mask is None else mask[:, rows]
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
-        x = x.reshape(-1, self.in_features)
-        v, sign, x_scale = self.input_voltages(x, dims=(1,))
-        gp, gn = self.conductance_pair(self.weight)
+        u, x_scale = self.normalized_inputs(x.reshape(-1, self.in_features), dims=(1,))
+        if self.config.path == "fast":
+            column_sum = self._fast_sum()
+        else:
+            gp, gn = self.conductance_pair(self.weight)
+            column_sum = self._exact_sum(gp.t(), gn.t())
         tiles = [(t, t.stop - t.start) for t in row_tiles(self.in_features, self.config.rows)]
-        current = self.combine(self._column_sum(gp, gn), v, sign, tiles)
-        y = current * x_scale * self.output_scale(self.weight)
+        y = self.combine(column_sum, u, tiles) * (x_scale * self.output_scale(self.weight))
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*shape[:-1], self.out_features)
@@ -158,9 +189,10 @@ class CrossbarLinear(_CrossbarMapping):
 class CrossbarConv2d(_CrossbarMapping):
     """The crossbar twin of :class:`torch.nn.Conv2d` (zero padding only).
 
-    The fast path needs no unfold: it is K ordinary convolutions of b_k(V) with a_k(G+) - a_k(G-),
-    and b_k(0) = 0 keeps zero padding at zero current. A tile holds whole input channels
-    (``rows // (kh * kw)`` of them). The exact path unfolds the input (memory heavy: a reference).
+    The fast path needs no unfold: its terms are ordinary convolutions of odd functions of the
+    input with the weight-side matrices, and every term is 0 at 0, so zero padding stays zero
+    current. A tile holds whole input channels (``rows // (kh * kw)`` of them). The exact path
+    unfolds the input (memory heavy: a reference).
     """
 
     def __init__(self, conv: nn.Conv2d, lut: CellLUT, config: MappingConfig,
@@ -170,6 +202,9 @@ class CrossbarConv2d(_CrossbarMapping):
             raise ValueError(f"padding_mode {conv.padding_mode!r} cannot be mapped: zeros only")
         if conv.groups != 1 and (config.path == "exact" or config.adc_bits is not None):
             raise ValueError("grouped convolutions map only on the fast path without ADC")
+        kh, kw = conv.kernel_size
+        if config.adc_bits is not None and kh * kw > config.rows:
+            raise ValueError(f"a {kh}x{kw} kernel does not fit into a tile of {config.rows} rows")
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
         self.kernel_size, self.stride = conv.kernel_size, conv.stride
         self.padding, self.dilation, self.groups = conv.padding, conv.dilation, conv.groups
@@ -179,62 +214,50 @@ class CrossbarConv2d(_CrossbarMapping):
     def _conv(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, w, None, self.stride, self.padding, self.dilation, self.groups)
 
-    def _fast(self, gp: torch.Tensor, gn: torch.Tensor) -> ColumnSum:
-        form = self._form(gp)
-        a = form.a(gp) - form.a(gn)  # (K, out, in/groups, kh, kw)
+    def _fast(self, u: torch.Tensor) -> torch.Tensor:
+        form = self._form(self.weight)
 
-        def column_sum(v: torch.Tensor, s: torch.Tensor, rows: slice) -> torch.Tensor:
+        def build() -> torch.Tensor:
+            gp, gn = self.conductance_pair(self.weight)
+            return form.weights(form.a(gp) - form.a(gn))  # (n_terms, out, in/groups, kh, kw)
+
+        w = self.weight_side(build)
+
+        def column_sum(uu: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
             out = None
-            for k in range(form.rank):
-                term = self._conv(form.b_term(k, v[:, rows]) * s[:, rows], a[k][:, rows])
-                out = term if out is None else out + term
+            for term, kernel in zip(form.terms(uu[:, rows]), w, strict=True):
+                if mask is not None:
+                    term = term * mask[:, rows]
+                product = self._conv(term, kernel[:, rows])
+                out = product if out is None else out + product
             return out
 
-        return column_sum
-
-    def _exact(self, x: torch.Tensor, v: torch.Tensor, sign: torch.Tensor,
-               gp: torch.Tensor, gn: torch.Tensor) -> torch.Tensor:  # fmt: skip
-        """The exact path: unfold, then the Linear exact sum at every output position."""
-        cfg = self.config
         kh, kw = self.kernel_size
-        unfold = lambda t: F.unfold(t, self.kernel_size, self.dilation, self.padding,  # noqa: E731
-                                    self.stride)  # fmt: skip
-        cols_v, cols_s = unfold(v), unfold(sign)  # (B, C*kh*kw, L)
-        n, rows_total, positions = cols_v.shape
-        flat_v = cols_v.transpose(1, 2).reshape(-1, rows_total)
-        flat_s = cols_s.transpose(1, 2).reshape(-1, rows_total)
-        gp2, gn2 = gp.reshape(self.out_channels, -1).t(), gn.reshape(self.out_channels, -1).t()
+        per_tile = max(1, self.config.rows // (kh * kw))
+        tiles = [(t, (t.stop - t.start) * kh * kw) for t in row_tiles(self.in_channels, per_tile)]
+        return self.combine(column_sum, u, tiles)
 
-        def column_sum(vv: torch.Tensor, ss: torch.Tensor, rows: slice) -> torch.Tensor:
-            pair = (
-                exact_column_sum(self.lut, g[rows], vv[:, rows], ss[:, rows], self.v_gate,
-                                 method=cfg.interpolation, chunk_elements=cfg.exact_chunk_elements)
-                for g in (gp2, gn2)
-            )  # fmt: skip
-            return torch.sub(*pair)
-
-        tiles = [(t, t.stop - t.start) for t in row_tiles(rows_total, cfg.rows, kh * kw)]
-        out = self.combine(column_sum, flat_v, flat_s, tiles)  # (B*L, out)
-        h = (x.shape[2] + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1) // self.stride[
-            0
-        ] + 1
-        return out.reshape(n, positions, -1).transpose(1, 2).reshape(n, -1, h, positions // h)
+    def _exact(self, u: torch.Tensor) -> torch.Tensor:
+        """The exact path: unfold, then the Linear exact sum at every output position."""
+        kh, kw = self.kernel_size
+        cols = F.unfold(u, self.kernel_size, self.dilation, self.padding, self.stride)
+        n, rows_total, positions = cols.shape
+        flat = cols.transpose(1, 2).reshape(-1, rows_total)
+        gp, gn = self.conductance_pair(self.weight)
+        column_sum = self._exact_sum(gp.reshape(self.out_channels, -1).t(),
+                                     gn.reshape(self.out_channels, -1).t())  # fmt: skip
+        tiles = [(t, t.stop - t.start) for t in row_tiles(rows_total, self.config.rows, kh * kw)]
+        out = self.combine(column_sum, flat, tiles)  # (n * positions, out)
+        h_out = u.shape[2] + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1
+        h_out = h_out // self.stride[0] + 1
+        return (
+            out.reshape(n, positions, -1).transpose(1, 2).reshape(n, -1, h_out, positions // h_out)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        v, sign, x_scale = self.input_voltages(x, dims=(1, 2, 3))
-        gp, gn = self.conductance_pair(self.weight)
-        if self.config.path == "exact":
-            current = self._exact(x, v, sign, gp, gn)
-        else:
-            kh, kw = self.kernel_size
-            per_tile = max(1, self.config.rows // (kh * kw))
-            if self.config.adc_bits is not None and kh * kw > self.config.rows:
-                raise ValueError(f"a {kh}x{kw} kernel does not fit into {self.config.rows} rows")
-            tiles = [
-                (t, (t.stop - t.start) * kh * kw) for t in row_tiles(self.in_channels, per_tile)
-            ]
-            current = self.combine(self._fast(gp, gn), v, sign, tiles)
-        y = current * x_scale * self.output_scale(self.weight)
+        u, x_scale = self.normalized_inputs(x, dims=(1, 2, 3))
+        current = self._exact(u) if self.config.path == "exact" else self._fast(u)
+        y = current * (x_scale * self.output_scale(self.weight))
         if self.bias is not None:
             y = y + self.bias.view(1, -1, 1, 1)
         return y
