@@ -7,6 +7,7 @@ from importlib.metadata import version
 import click
 
 from neatxbar.cli.characterize import characterize_command, fit_command
+from neatxbar.cli.compare import compare_command
 from neatxbar.cli.doctor import doctor_command
 from neatxbar.cli.map import map_command
 from neatxbar.cli.report import report_group
@@ -23,3 +24,4 @@ cli.add_command(fit_command)
 cli.add_command(doctor_command)
 cli.add_command(map_command)
 cli.add_command(report_group)
+cli.add_command(compare_command)

@@ -1,0 +1,179 @@
+"""``neat compare``: whole crossbars in ngspice against the fast, exact and ideal models."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from neatxbar.characterize.config import ConfigError
+from neatxbar.cli.main import cli
+from neatxbar.lut import CellLUT, LUTError
+from neatxbar.mapping import Crossbar
+from neatxbar.mapping.compare import (
+    CASES,
+    MODELS,
+    CompareConfig,
+    CompareReport,
+    compare,
+    digit_voltages,
+    trained_conductances,
+)
+
+SIZES = (8, 16)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FILES = ("compare.json", "compare.csv", "parity.png", "error_histogram.png")
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("compare")
+
+
+@pytest.fixture(scope="module")
+def report(paper_lut_path: Path, out_dir: Path) -> CompareReport:
+    config = CompareConfig(sizes=SIZES, v_gate=1.0, vectors=5, seed=0)
+    return compare(paper_lut_path, config, out_dir=out_dir, progress=False)
+
+
+def test_the_report_has_a_row_for_every_size_case_and_model(report: CompareReport) -> None:
+    keys = [(row.size, row.case, row.model) for row in report.rows]
+    assert keys == [(n, c, m) for n in SIZES for c in CASES for m in MODELS]
+    for row in report.rows:
+        assert row.vectors == 5
+        assert 0 <= row.rel_err_median <= row.rel_err_p99 <= row.rel_err_max
+        assert row.rel_err_rms <= row.rel_err_max
+        assert row.spice_seconds > 0 and row.emulation_seconds_per_vector > 0
+        assert row.speedup == pytest.approx(
+            row.spice_seconds_per_vector / row.emulation_seconds_per_vector
+        )
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("case", CASES)
+def test_the_emulation_matches_ngspice_and_the_ideal_model_does_not(
+    report: CompareReport, size: int, case: str
+) -> None:
+    fast, exact, ideal = (report.row(size, case, m) for m in ("fast", "exact", "ideal"))
+    assert fast.rel_err_max <= 3e-3
+    assert exact.rel_err_max <= 3e-3
+    # the transistor matters: G^T V misses by far more than the LUT-backed models
+    assert ideal.rel_err_median > max(fast.rel_err_max, exact.rel_err_max)
+    assert ideal.rel_err_rms > 10 * max(fast.rel_err_rms, exact.rel_err_rms)
+
+
+def test_both_sides_simulate_the_same_arrays(report: CompareReport, paper_lut_path: Path) -> None:
+    lut = CellLUT.load(paper_lut_path)
+    for case in report.cases:
+        assert case.g_siemens.shape == (case.size, case.size)
+        assert case.i_spice.shape == case.v_in.shape == (5, case.size)
+        assert lut.g_min_s - 1e-15 <= case.g_siemens.min()
+        assert case.g_siemens.max() <= lut.g_on_s + 1e-15
+        assert case.v_in.min() >= 0
+        assert case.v_in.max() <= lut.v_max + 1e-12
+        assert np.all(case.v_in.max(axis=1) > 0)
+        np.testing.assert_allclose(case.i_model["ideal"], case.v_in @ case.g_siemens)
+    assert report.rank == Crossbar(lut, 1.0, 8, 8).form.rank
+    assert report.trained_accuracy is not None and report.trained_accuracy > 0.9
+
+
+def test_files_are_written_and_readable(report: CompareReport, out_dir: Path) -> None:
+    assert [p.name for p in report.files] == list(FILES)
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(FILES)  # no temporary files left
+    data = json.loads((out_dir / "compare.json").read_text())
+    assert data["fast_path"]["rank"] == report.rank
+    assert data["config"]["sizes"] == list(SIZES)
+    assert data["lut"] == str(report.lut_path)
+    assert len(data["rows"]) == len(report.rows)
+    with (out_dir / "compare.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(report.rows)
+    assert float(rows[0]["rel_err_max"]) == pytest.approx(report.rows[0].rel_err_max)
+    from matplotlib.image import imread
+
+    for name in ("parity.png", "error_histogram.png"):
+        path = out_dir / name
+        assert path.read_bytes()[:8] == PNG_SIGNATURE
+        image = imread(path)
+        assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 300
+
+
+def test_config_validation_names_the_field() -> None:
+    for bad, field in [
+        (CompareConfig(sizes=()), "sizes"),
+        (CompareConfig(sizes=(16, 1)), "sizes"),
+        (CompareConfig(sizes=(16, 16)), "sizes"),
+        (CompareConfig(vectors=0), "vectors"),
+        (CompareConfig(v_gate=-1.0), "v_gate"),
+        (CompareConfig(seed=-1), "seed"),
+    ]:
+        with pytest.raises(ConfigError, match=field):
+            bad.validate()
+
+
+def test_large_arrays_get_fewer_vectors() -> None:
+    config = CompareConfig(vectors=20)
+    assert [config.vectors_for(n) for n in (16, 32, 64, 128, 256)] == [20, 20, 20, 5, 5]
+    assert CompareConfig(vectors=100).vectors_for(128) == 25
+    assert CompareConfig(vectors=3).vectors_for(256) == 3
+
+
+def test_a_gate_voltage_off_the_grid_is_a_lut_error(paper_lut_path: Path) -> None:
+    with pytest.raises(LUTError, match="gate grid"):
+        compare(paper_lut_path, CompareConfig(sizes=(8,), v_gate=0.83), progress=False)
+
+
+def test_trained_layers_and_images_are_tiled_to_larger_arrays() -> None:
+    weight = np.array([[1.0, -2.0], [0.5, 0.0]])
+    g = trained_conductances(weight, 3, 1.0, 3.0)
+    # G+ = G_min + (G_on - G_min) * max(w, 0) / max|w|, max|w| = 2, tiled
+    np.testing.assert_allclose(g, [[2.0, 1.0, 2.0], [1.5, 1.0, 1.5], [2.0, 1.0, 2.0]])
+    images = np.array([[0.0, 0.0, 4.0], [0.0, 8.0, 2.0], [4.0, 0.0, 0.0]])
+    v = digit_voltages(images, 2, 5, 0.5)
+    # the first image has no current in its first two pixels: skipped
+    np.testing.assert_allclose(v, [[0.0, 0.5], [0.5, 0.0]])
+    np.testing.assert_allclose(digit_voltages(images, 5, 1, 0.5), [[0, 0, 0.5, 0, 0]])
+
+
+def test_the_cli_runs_end_to_end(paper_lut_path: Path, tmp_path: Path) -> None:
+    args = ["compare", "--lut", str(paper_lut_path), "--sizes", "8", "--vectors", "3"]
+    args += ["--out", str(tmp_path / "out"), "--no-progress"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "K = " in result.output
+    lines = [line for line in result.output.splitlines() if line.lstrip().startswith("8x8")]
+    assert len(lines) == len(CASES) * len(MODELS)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FILES)
+    result = CliRunner().invoke(cli, [*args, "--no-trained", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [row["case"] for row in data["rows"]] == ["random"] * len(MODELS)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--sizes", "16,x"], "--sizes"),
+        (["--sizes", "16,1"], "sizes"),
+        (["--vectors", "0"], "vectors"),
+        (["--v-gate", "0.83"], "gate grid"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    paper_lut_path: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    args = ["compare", "--lut", str(paper_lut_path), "--out", str(tmp_path), *extra]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+
+
+def test_a_missing_lut_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["compare", "--lut", str(tmp_path / "no.h5")])
+    assert result.exit_code == 2
+    assert "no such LUT file" in result.stderr
