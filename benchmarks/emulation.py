@@ -107,7 +107,7 @@ def _time(model: torch.nn.Module, x: torch.Tensor, budget_s: float = 3.0) -> flo
 def _peak_memory(lut_path: str, workload: str, variant: str) -> float:
     """Peak RSS growth (MiB) of one forward, measured in a fresh process."""
     code = f"""
-import json, resource, torch, sys
+import json, torch, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 import emulation as e
 from neatxbar.lut import CellLUT
@@ -115,12 +115,15 @@ torch.set_num_threads(2)
 lut = CellLUT.load({lut_path!r})
 model = e._build({workload!r}, {variant!r}, lut)
 x = torch.randn(*e.WORKLOADS[{workload!r}][1])
+def status(key):
+    line = next(l for l in open('/proc/self/status') if l.startswith(key))
+    return int(line.split()[1]) * 1024
 with torch.no_grad():
     model(x[:1])
-    before = int(open('/proc/self/statm').read().split()[1]) * 4096
+    open('/proc/self/clear_refs', 'w').write('5')  # reset the peak (VmHWM) to the current RSS
+    before = status('VmRSS')
     model(x)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps((peak - before) / 2**20))
+print(json.dumps((status('VmHWM') - before) / 2**20))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -62,7 +62,7 @@ class MappingConfig:
     path: str = "fast"
     error_budget: float = 1e-3
     interpolation: str = "linear"
-    exact_chunk_elements: int = 1 << 24
+    exact_chunk_elements: int = 1 << 22
 
     def validate(self) -> MappingConfig:
         """Raise ConfigError naming the first bad field; return self."""
