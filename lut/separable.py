@@ -62,6 +62,11 @@ class SeparableCell:
         return float(self.v_grid[-1])
 
     @property
+    def _power_basis(self) -> bool:
+        """Terms are the powers u |u|^(p-1) (degree <= K) rather than the K functions b_k."""
+        return self.degree is not None and self.degree <= self.rank
+
+    @property
     def n_terms(self) -> int:
         """Matrix products per column sum: min(K, degree) (see :meth:`terms`)."""
         return self.rank if self.degree is None else min(self.rank, self.degree)
@@ -85,9 +90,9 @@ class SeparableCell:
         differential pair), shape ``(K, ...)``, to shape ``(n_terms, ...)``.
 
         With polynomial b_k of degree d <= K, sum_k b_k(v) a_k = sum_p v^p (sum_k c_kp a_k):
-        d products instead of K.
+        d products instead of K, and the input side's first term is u itself (no copy).
         """
-        if self.degree is None or self.rank <= self.degree:
+        if not self._power_basis:
             return a
         return torch.einsum("kp,k...->p...", self.b_coef, a)
 
@@ -102,7 +107,7 @@ class SeparableCell:
             mag = u.abs() * self.v_max
             return [torch.sign(u) * _interp_1d(self.v_grid, self.b_table[k], mag)
                     for k in range(self.rank)]  # fmt: skip
-        if self.rank <= self.degree:
+        if not self._power_basis:
             return [self._odd_poly(self.b_coef[k], u) for k in range(self.rank)]
         out, power = [u], u
         magnitude = u.abs() if self.degree > 1 else None

@@ -43,7 +43,7 @@ class _CrossbarMapping(nn.Module):
         self.v_gate = float(config.v_gate if v_gate is None else v_gate)
         lut.gate_index(self.v_gate)  # LUTError when the gate voltage is not on the grid
         self._forms: dict[tuple[torch.dtype, torch.device], SeparableCell] = {}
-        self._cached: tuple[tuple, torch.Tensor] | None = None
+        self._cached: dict[str, tuple[tuple, torch.Tensor]] = {}
 
     @property
     def form(self) -> SeparableCell:
@@ -76,32 +76,35 @@ class _CrossbarMapping(nn.Module):
             g_min + (g_max - g_min) * quantize_unit(part.clamp_min(0.0), bits) for part in (f, -f)
         )
 
-    def output_scale(self, weight: torch.Tensor) -> torch.Tensor:
+    def output_scale(self) -> torch.Tensor:
         """Factor from differential current (A) back to the layer's units, per unit x_scale."""
         g_min, g_max = self.g_range
-        return self.weight_scale(weight) / ((g_max - g_min) * self.lut.v_max)
+        factor = (g_max - g_min) * self.lut.v_max
+        return self.weight_side("output_scale", lambda: self.weight_scale(self.weight) / factor)
 
     def normalized_inputs(
         self, x: torch.Tensor, dims: tuple[int, ...]
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(u, x_scale): u = sign(x) * DAC(|x| / x_scale), x_scale = max |x| per sample over
         ``dims``. The row voltages are |u| * V_max."""
-        x_scale = x.abs().amax(dim=dims, keepdim=True).clamp_min(_TINY)
+        largest = torch.maximum(x.amax(dim=dims, keepdim=True), -x.amin(dim=dims, keepdim=True))
+        x_scale = largest.clamp_min(_TINY)
         u = x / x_scale
         if self.config.dac_bits is not None:
             u = torch.sign(u) * quantize_unit(u.abs().clamp(max=1.0), self.config.dac_bits)
         return u, x_scale
 
-    def weight_side(self, build: Callable[[], torch.Tensor]) -> torch.Tensor:
-        """``build()`` (the fast path's weight matrices), cached while the weight is unchanged
-        and no gradient is wanted (inference); rebuilt at every call in training."""
+    def weight_side(self, name: str, build: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """``build()``, a function of the weight only, cached under ``name`` while the weight is
+        unchanged and no gradient is wanted (inference); rebuilt at every call in training."""
         weight = self.weight
         if torch.is_grad_enabled() and weight.requires_grad:
             return build()
         key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, self.v_gate)
-        if self._cached is None or self._cached[0] != key:
-            self._cached = (key, build())
-        return self._cached[1]
+        cached = self._cached.get(name)
+        if cached is None or cached[0] != key:
+            cached = self._cached[name] = (key, build())
+        return cached[1]
 
     def combine(self, column_sum: ColumnSum, u: torch.Tensor,
                 tiles: list[tuple[slice, int]]) -> torch.Tensor:  # fmt: skip
@@ -144,6 +147,25 @@ class _CrossbarMapping(nn.Module):
 
         return column_sum
 
+    def linear_in_inputs(self) -> bool:
+        """True when the fast path is linear in the inputs (one term, degree 1, no DAC or ADC):
+        then sum_i I(G_ij, |u_i| V_max) sign(u_i) = (x @ w) / x_scale and x_scale cancels, so
+        the layer is one product of the raw inputs, as cheap as the ideal layer."""
+        c = self.config
+        return (c.path == "fast" and c.dac_bits is None and c.adc_bits is None
+                and self.form.degree == 1 and self.form.n_terms == 1)  # fmt: skip
+
+    @staticmethod
+    def finish(
+        current: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``current * scale + bias``, in place when no gradient is wanted (saves a copy)."""
+        if torch.is_grad_enabled():
+            out = current * scale
+            return out if bias is None else out + bias
+        out = current.mul_(scale)
+        return out if bias is None else out.add_(bias)
+
     def extra_repr(self) -> str:
         c = self.config
         return f"v_gate={self.v_gate}, path={c.path!r}, tile={c.rows}x{c.cols}"
@@ -159,20 +181,26 @@ class CrossbarLinear(_CrossbarMapping):
         self.weight = nn.Parameter(linear.weight.detach().clone())
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone())
 
-    def _fast_sum(self) -> ColumnSum:
+    def _fast_weights(self) -> torch.Tensor:
         form = self._form(self.weight)
 
         def build() -> torch.Tensor:
             gp, gn = self.conductance_pair(self.weight)
             return form.weights(form.a(gp.t()) - form.a(gn.t()))  # (n_terms, in, out)
 
-        w = self.weight_side(build)
+        return self.weight_side("fast_weights", build)
+
+    def _fast_sum(self) -> ColumnSum:
+        form, w = self._form(self.weight), self._fast_weights()
         return lambda u, mask, rows: fast_column_sum(
             form, w[:, rows], u[:, rows], None if mask is None else mask[:, rows]
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
+        if self.linear_in_inputs():
+            y = self.finish(x @ self._fast_weights()[0], self.output_scale(), self.bias)
+            return y.reshape(*shape[:-1], self.out_features)
         u, x_scale = self.normalized_inputs(x.reshape(-1, self.in_features), dims=(1,))
         if self.config.path == "fast":
             column_sum = self._fast_sum()
@@ -180,9 +208,8 @@ class CrossbarLinear(_CrossbarMapping):
             gp, gn = self.conductance_pair(self.weight)
             column_sum = self._exact_sum(gp.t(), gn.t())
         tiles = [(t, t.stop - t.start) for t in row_tiles(self.in_features, self.config.rows)]
-        y = self.combine(column_sum, u, tiles) * (x_scale * self.output_scale(self.weight))
-        if self.bias is not None:
-            y = y + self.bias
+        scale = x_scale * self.output_scale()
+        y = self.finish(self.combine(column_sum, u, tiles), scale, self.bias)
         return y.reshape(*shape[:-1], self.out_features)
 
 
@@ -214,14 +241,17 @@ class CrossbarConv2d(_CrossbarMapping):
     def _conv(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, w, None, self.stride, self.padding, self.dilation, self.groups)
 
-    def _fast(self, u: torch.Tensor) -> torch.Tensor:
+    def _fast_weights(self) -> torch.Tensor:
         form = self._form(self.weight)
 
         def build() -> torch.Tensor:
             gp, gn = self.conductance_pair(self.weight)
             return form.weights(form.a(gp) - form.a(gn))  # (n_terms, out, in/groups, kh, kw)
 
-        w = self.weight_side(build)
+        return self.weight_side("fast_weights", build)
+
+    def _fast(self, u: torch.Tensor) -> torch.Tensor:
+        form, w = self._form(self.weight), self._fast_weights()
 
         def column_sum(uu: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
             out = None
@@ -255,9 +285,10 @@ class CrossbarConv2d(_CrossbarMapping):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.bias.view(1, -1, 1, 1)
+        if self.linear_in_inputs():
+            current = self._conv(x, self._fast_weights()[0])
+            return self.finish(current, self.output_scale(), bias)
         u, x_scale = self.normalized_inputs(x, dims=(1, 2, 3))
         current = self._exact(u) if self.config.path == "exact" else self._fast(u)
-        y = current * (x_scale * self.output_scale(self.weight))
-        if self.bias is not None:
-            y = y + self.bias.view(1, -1, 1, 1)
-        return y
+        return self.finish(current, x_scale * self.output_scale(), bias)

@@ -1,0 +1,172 @@
+"""The files of a SPICE-against-emulation comparison: JSON, CSV and two figures.
+
+Every file is written to a temporary name in its folder and renamed into place. Figures use
+matplotlib without pyplot, imported only when drawing.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from neatxbar.mapping.compare import MODELS, CompareReport, CompareRow
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+DPI = 150
+MICRO = 1e6
+REL_ERR_FLOOR = 1e-10  # relative errors below this are drawn at it on log axes
+
+
+def _write_atomically(path: Path, write: Callable[[io.IOBase], None], binary: bool) -> None:
+    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if binary:
+            with tmp.open("wb") as f:
+                write(f)
+        else:
+            with tmp.open("w", encoding="utf-8", newline="") as f:
+                write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_report(report: CompareReport, out_dir: Path) -> list[Path]:
+    """Write ``compare.json``, ``compare.csv``, ``parity.png`` and ``error_histogram.png``.
+
+    Each file is written to a temporary name and renamed into place, so a reader never sees a
+    half-written one. ``out_dir`` is created if missing. Returns the paths written.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / name for name in ("compare.json", "compare.csv")]
+    paths += [out_dir / "parity.png", out_dir / "error_histogram.png"]
+    data = report.to_dict()
+    data["files"] = [str(path) for path in paths]
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+    _write_atomically(paths[0], lambda f: f.write(text), binary=False)
+
+    def write_csv(f: io.IOBase) -> None:
+        fields = [f.name for f in dataclasses.fields(CompareRow)]
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for row in report.rows:
+            writer.writerow(dataclasses.asdict(row))
+
+    _write_atomically(paths[1], write_csv, binary=False)
+    for path, draw in zip(paths[2:], (_parity_figure, _histogram_figure), strict=True):
+        fig = draw(report)
+        _write_atomically(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=DPI), True)
+    return paths
+
+
+def _figure(figsize: tuple[float, float]) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+_MARKERS = {"random": "o", "trained": "^"}
+
+
+def _parity_figure(report: CompareReport) -> Figure:
+    """Left: emulated against ngspice column current (uA, log-log) with y = x. Right: the
+    relative error |I_model / I_spice - 1| (%, log) against the ngspice current, where the fast
+    path's small errors can be seen."""
+    fig = _figure((11.5, 4.8))
+    parity, error = fig.subplots(1, 2)
+    sizes = list(report.config.sizes)
+    for case in report.cases:
+        x = case.i_spice.ravel() * MICRO
+        colour = f"C{sizes.index(case.size)}"
+        marker = _MARKERS[case.case]
+        for model, style in (
+            ("ideal", {"color": "0.6", "alpha": 0.5, "s": 10}),
+            ("fast", {"color": colour, "alpha": 0.8, "s": 12}),
+        ):
+            y = case.i_model[model].ravel() * MICRO
+            label = (
+                f"{case.size}x{case.size} {case.case}, fast"
+                if model == "fast"
+                else ("ideal G$^T$V (all)" if case is report.cases[0] else None)
+            )
+            kwargs = {"marker": marker, "linewidths": 0, "label": label, **style}
+            parity.scatter(x, y, **kwargs)
+            relative = np.maximum(np.abs(y / x - 1), REL_ERR_FLOOR)
+            error.scatter(x, 100 * relative, **{**kwargs, "label": None})
+    drawn = [a for c in report.cases for a in (c.i_spice, c.i_model["fast"], c.i_model["ideal"])]
+    lo = min(float(a.min()) for a in drawn) * MICRO
+    hi = max(float(a.max()) for a in drawn) * MICRO
+    line = [lo / 1.2, hi * 1.2]
+    parity.plot(line, line, color="black", lw=1.0, ls="--", label="y = x", zorder=0)
+    parity.set_xscale("log")
+    parity.set_yscale("log")
+    parity.set_xlim(*line)
+    parity.set_ylim(*line)
+    parity.set_aspect("equal")
+    parity.set_xlabel("ngspice column current (µA)")
+    parity.set_ylabel("emulated column current (µA)")
+    parity.set_title(
+        f"$V_\\mathrm{{gate}}$ = {report.config.v_gate:.2f} V, fast path K = {report.rank}",
+        fontsize=10,
+    )
+    parity.grid(alpha=0.3, which="major")
+    parity.legend(fontsize=7, loc="upper left")
+    error.set_xscale("log")
+    error.set_yscale("log")
+    error.set_xlim(*line)
+    error.set_xlabel("ngspice column current (µA)")
+    error.set_ylabel("relative error |emulated / ngspice - 1| (%)")
+    error.set_title("error against ngspice (colour: fast path; grey: ideal)", fontsize=10)
+    error.grid(alpha=0.3, which="major")
+    return fig
+
+
+def _histogram_figure(report: CompareReport) -> Figure:
+    """Histograms of the relative error against ngspice, all sizes and cases pooled, log x."""
+    fig = _figure((7.0, 4.4))
+    ax = fig.subplots()
+    errors = {
+        model: np.concatenate([c.relative_error(model).ravel() for c in report.cases])
+        for model in MODELS
+    }
+    clipped = {m: np.maximum(e, REL_ERR_FLOOR) for m, e in errors.items()}
+    lo = min(float(e.min()) for e in clipped.values())
+    hi = max(float(e.max()) for e in clipped.values())
+    bins = np.geomspace(lo / 1.5, hi * 1.5, 61)
+    styles = {
+        "ideal": {"color": "0.55", "alpha": 0.6, "histtype": "stepfilled"},
+        "fast": {"color": "C0", "alpha": 0.6, "histtype": "stepfilled"},
+        "exact": {"color": "C3", "histtype": "step", "lw": 1.4},
+    }
+    names = {"ideal": "ideal G$^T$V", "fast": f"fast path (K = {report.rank})", "exact": "exact"}
+    for model in ("ideal", "fast", "exact"):
+        e = errors[model]
+        label = f"{names[model]}: median {100 * np.median(e):.2g} %, max {100 * e.max():.2g} %"
+        ax.hist(clipped[model], bins=bins, label=label, **styles[model])
+    ax.set_xscale("log")
+    ax.set_xlabel("relative error |I_model - I_ngspice| / |I_ngspice|  (10$^{-2}$ = 1 %)")
+    ax.set_ylabel("column currents (all sizes, cases, vectors)")
+    sizes = ", ".join(f"{n}x{n}" for n in report.config.sizes)
+    ax.set_title(
+        f"error against ngspice: {sizes} at $V_\\mathrm{{gate}}$ = {report.config.v_gate:.2f} V",
+        fontsize=10,
+    )
+    ax.grid(alpha=0.3, which="major")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
