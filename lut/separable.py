@@ -15,6 +15,7 @@ budget, b_k is interpolated linearly on the V_in grid instead (exact, slower).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,25 +97,31 @@ class SeparableCell:
             return a
         return torch.einsum("kp,k...->p...", self.b_coef, a)
 
-    def terms(self, u: torch.Tensor) -> list[torch.Tensor]:
+    def terms(self, u: torch.Tensor) -> Iterator[torch.Tensor]:
         """The input side for signed normalized inputs u = sign(x) V / V_max in [-1, 1].
 
         Each term is odd in u (the negative phase of a two-phase input is the mirror image), so
         ``sum(term @ w for term, w in zip(terms(u), weights(a)))`` is
-        ``sum_i sign(u_i) I(G_i, |u_i| V_max)`` for the conductances behind ``a``.
+        ``sum_i sign(u_i) I(G_i, |u_i| V_max)`` for the conductances behind ``a``. The terms are
+        made one at a time, so a caller that consumes them in turn holds at most two.
         """
         if self.degree is None:
-            mag = u.abs() * self.v_max
-            return [torch.sign(u) * _interp_1d(self.v_grid, self.b_table[k], mag)
-                    for k in range(self.rank)]  # fmt: skip
-        if not self._power_basis:
-            return [self._odd_poly(self.b_coef[k], u) for k in range(self.rank)]
-        out, power = [u], u
-        magnitude = u.abs() if self.degree > 1 else None
-        for _ in range(1, self.degree):
-            power = power * magnitude
-            out.append(power)
-        return out
+            magnitude = u.abs() * self.v_max
+            for k in range(self.rank):
+                yield torch.sign(u) * _interp_1d(self.v_grid, self.b_table[k], magnitude)
+        elif not self._power_basis:
+            for k in range(self.rank):
+                yield self._odd_poly(self.b_coef[k], u)
+        else:
+            yield u
+            if self.degree > 1:
+                magnitude = u.abs()
+                power = u
+                for p in range(2, self.degree + 1):
+                    last = p == self.degree and not torch.is_grad_enabled()
+                    # the last power can take over |u|'s memory when no gradient needs it
+                    power = magnitude.mul_(power) if last else power * magnitude
+                    yield power
 
     @staticmethod
     def _odd_poly(coef: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

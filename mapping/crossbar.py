@@ -96,8 +96,12 @@ def fast_column_sum(
     for term, matrix in zip(form.terms(u), w, strict=True):
         if mask is not None:
             term = term * mask
-        product = term @ matrix
-        out = product if out is None else out + product
+        if out is None:
+            out = term @ matrix
+        elif torch.is_grad_enabled():
+            out = out + term @ matrix
+        else:
+            out.addmm_(term, matrix)  # accumulate in place: no temporary product
     return out
 
 

@@ -259,7 +259,12 @@ class CrossbarConv2d(_CrossbarMapping):
                 if mask is not None:
                     term = term * mask[:, rows]
                 product = self._conv(term, kernel[:, rows])
-                out = product if out is None else out + product
+                if out is None:
+                    out = product
+                elif torch.is_grad_enabled():
+                    out = out + product
+                else:
+                    out.add_(product)
             return out
 
         kh, kw = self.kernel_size
