@@ -42,7 +42,7 @@ class _CrossbarMapping(nn.Module):
         self.lut, self.config = lut, config
         self.v_gate = float(config.v_gate if v_gate is None else v_gate)
         lut.gate_index(self.v_gate)  # LUTError when the gate voltage is not on the grid
-        self._forms: dict[tuple[torch.dtype, torch.device], SeparableCell] = {}
+        self._forms: dict[tuple[torch.dtype, torch.device, float], SeparableCell] = {}
         self._cached: dict[str, tuple[tuple, torch.Tensor]] = {}
 
     @property
@@ -51,7 +51,7 @@ class _CrossbarMapping(nn.Module):
         return self.lut.separable(self.v_gate, self.config.error_budget)
 
     def _form(self, like: torch.Tensor) -> SeparableCell:
-        key = (like.dtype, like.device)
+        key = (like.dtype, like.device, self.v_gate)
         if key not in self._forms:
             self._forms[key] = self.form.to(like.dtype, like.device)
         return self._forms[key]

@@ -147,3 +147,17 @@ def test_mapping_config_from_toml(tmp_path: Path) -> None:
     path.write_text("[mapping]\nrowz = 32\n")
     with pytest.raises(ConfigError, match="rowz"):
         MappingConfig.from_toml(path)
+
+
+def test_changing_a_layers_gate_voltage_takes_effect(paper: CellLUT) -> None:
+    layer = CrossbarLinear(nn.Linear(6, 4).double(), paper, MappingConfig(v_gate=1.3)).eval()
+    x = torch.rand(3, 6, dtype=torch.float64)
+    with torch.no_grad():
+        high = layer(x)
+        layer.v_gate = 0.7
+        low = layer(x)
+    fresh = CrossbarLinear(nn.Linear(6, 4).double(), paper, MappingConfig(v_gate=0.7))
+    fresh.load_state_dict(layer.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(low, fresh(x))
+    assert not torch.allclose(high, low)
