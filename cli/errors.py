@@ -9,7 +9,7 @@ import click
 
 from neatxbar.spice.errors import SpiceError
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, SpiceError, FileNotFoundError)
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, SpiceError, OSError)
 USAGE_EXIT_CODE = 2
 
 

@@ -11,6 +11,7 @@ from neatxbar.cli.compare import compare_command
 from neatxbar.cli.doctor import doctor_command
 from neatxbar.cli.map import map_command
 from neatxbar.cli.report import report_group
+from neatxbar.cli.train import train_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,4 +25,5 @@ cli.add_command(fit_command)
 cli.add_command(doctor_command)
 cli.add_command(map_command)
 cli.add_command(report_group)
+cli.add_command(train_command)
 cli.add_command(compare_command)

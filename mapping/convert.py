@@ -38,6 +38,7 @@ def convert(
     lut: CellLUT,
     config: MappingConfig | None = None,
     v_gate: float | Mapping[str, float] | None = None,
+    weight_scales: Mapping[str, float] | None = None,
 ) -> nn.Module:
     """A deep copy of ``model`` with every ``nn.Linear`` and ``nn.Conv2d`` on crossbars.
 
@@ -53,6 +54,9 @@ def convert(
         Gate voltage (V) of every layer, or a mapping from layer name (as in
         ``model.named_modules()``) to V_gate, with an optional ``"default"``; unset: the
         config's ``v_gate``.
+    weight_scales
+        Fixed weight scale per layer name (the weight that maps to G_max); NEAT passes the
+        scales its bounds refer to. Layers not named use the config's rule.
 
     Raises
     ------
@@ -67,15 +71,19 @@ def convert(
             raise ValueError(f"layer {name!r} ({type(module).__name__}) cannot be mapped onto "
                              "crossbars yet: only Linear and Conv2d")  # fmt: skip
     gates = _gate_voltages(model, v_gate, config.v_gate)
+    scales = dict(weight_scales or {})
+    unknown = sorted(set(scales) - set(gates))
+    if unknown:
+        raise ValueError(
+            f"weight_scales names layers the model does not have: {', '.join(unknown)}"
+        )
     twin = copy.deepcopy(model)
     for name, module in list(twin.named_modules()):
         if name not in gates:
             continue
         try:
-            if isinstance(module, nn.Linear):
-                replacement = CrossbarLinear(module, lut, config, gates[name])
-            else:
-                replacement = CrossbarConv2d(module, lut, config, gates[name])
+            kind = CrossbarLinear if isinstance(module, nn.Linear) else CrossbarConv2d
+            replacement = kind(module, lut, config, gates[name], scales.get(name))
         except ValueError as error:
             raise type(error)(f"layer {name!r}: {error}") from None
         replacement.train(module.training)
@@ -88,6 +96,12 @@ def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
         raise ValueError("the model itself is a Linear or Conv2d: wrap it in a container")
     parent, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, module)
+
+
+def crossbar_layers(model: nn.Module) -> dict[str, nn.Module]:
+    """The layers that go onto crossbars, by name: every Linear and Conv2d or crossbar twin."""
+    kinds = (nn.Linear, nn.Conv2d, _CrossbarMapping)
+    return {name: m for name, m in model.named_modules() if isinstance(m, kinds)}
 
 
 def describe(model: nn.Module) -> list[dict[str, object]]:
@@ -104,5 +118,6 @@ def describe(model: nn.Module) -> list[dict[str, object]]:
                 "rank": form.rank,
                 "degree": form.degree,
                 "fast_error": form.error,
+                "w_scale": module.w_scale,
             })  # fmt: skip
     return rows

@@ -36,10 +36,15 @@ class _CrossbarMapping(nn.Module):
     """What both crossbar layers share: the LUT, the gate voltage, the mapping of weights and
     inputs, the phases and tiles, and the rescaling."""
 
-    def __init__(self, lut: CellLUT, config: MappingConfig, v_gate: float | None) -> None:
+    def __init__(self, lut: CellLUT, config: MappingConfig, v_gate: float | None,
+                 w_scale: float | None = None) -> None:  # fmt: skip
         super().__init__()
         config.validate()
+        if w_scale is not None and not w_scale > 0:
+            raise ValueError(f"w_scale must be > 0, got {w_scale}")
         self.lut, self.config = lut, config
+        #: Fixed weight scale (the layer's units) or None; see :meth:`weight_scale`.
+        self.w_scale = None if w_scale is None else float(w_scale)
         self.v_gate = float(config.v_gate if v_gate is None else v_gate)
         lut.gate_index(self.v_gate)  # LUTError when the gate voltage is not on the grid
         self._forms: dict[tuple[torch.dtype, torch.device, float], SeparableCell] = {}
@@ -62,7 +67,10 @@ class _CrossbarMapping(nn.Module):
         return self.lut.g_min_s, self.lut.g_on_s
 
     def weight_scale(self, weight: torch.Tensor) -> torch.Tensor:
-        """w_scale: the config's ``w_cut``, or max |w|."""
+        """w_scale: the layer's fixed ``w_scale`` (NEAT keeps the pre-clipping max |w|), else the
+        config's ``w_cut``, else max |w|. Weights beyond it are clipped."""
+        if self.w_scale is not None:
+            return weight.new_tensor(self.w_scale)
         if self.config.w_cut is not None:
             return weight.new_tensor(self.config.w_cut)
         return weight.abs().max().clamp_min(_TINY)
@@ -100,7 +108,8 @@ class _CrossbarMapping(nn.Module):
         weight = self.weight
         if torch.is_grad_enabled() and weight.requires_grad:
             return build()
-        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, self.v_gate)
+        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, self.v_gate,
+               self.w_scale)  # fmt: skip
         cached = self._cached.get(name)
         if cached is None or cached[0] != key:
             cached = self._cached[name] = (key, build())
@@ -175,8 +184,8 @@ class CrossbarLinear(_CrossbarMapping):
     """The crossbar twin of :class:`torch.nn.Linear` (same ``weight`` and ``bias``)."""
 
     def __init__(self, linear: nn.Linear, lut: CellLUT, config: MappingConfig,
-                 v_gate: float | None = None) -> None:  # fmt: skip
-        super().__init__(lut, config, v_gate)
+                 v_gate: float | None = None, w_scale: float | None = None) -> None:  # fmt: skip
+        super().__init__(lut, config, v_gate, w_scale)
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.weight = nn.Parameter(linear.weight.detach().clone())
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone())
@@ -223,8 +232,8 @@ class CrossbarConv2d(_CrossbarMapping):
     """
 
     def __init__(self, conv: nn.Conv2d, lut: CellLUT, config: MappingConfig,
-                 v_gate: float | None = None) -> None:  # fmt: skip
-        super().__init__(lut, config, v_gate)
+                 v_gate: float | None = None, w_scale: float | None = None) -> None:  # fmt: skip
+        super().__init__(lut, config, v_gate, w_scale)
         if conv.padding_mode != "zeros":
             raise ValueError(f"padding_mode {conv.padding_mode!r} cannot be mapped: zeros only")
         if conv.groups != 1 and (config.path == "exact" or config.adc_bits is not None):

@@ -1,0 +1,170 @@
+"""NEAT: Non-linearity Aware Training (arXiv:2012.00261), iterative linear-region training.
+
+Each crossbar layer l gets a weight scale s_l (its max |w| before NEAT: the weight that maps to
+G_max) and a bound B_l = w_max(V_gate_l) * s_l from the LUT's ``linear_region/w_max``. NEAT then
+repeats N times: clip every layer's weights into [-B_l, B_l], retrain for E epochs (clipping after
+every step). Mapped with the same scales s_l, every weight lands on a conductance <= g_max, where
+the cell is linear within the LUT's tolerance.
+
+- homogeneous: one V_gate for every layer; heterogeneous: a V_gate per layer (its own bound);
+- hardware in the loop (beyond the paper): the forward pass runs through the LUT emulation (fast
+  path), so the loss sees the real non-linearity; combinable with clipping.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from neatxbar.characterize.config import ConfigError
+from neatxbar.lut.interp import CellLUT
+from neatxbar.mapping import MappingConfig, convert
+from neatxbar.mapping.convert import crossbar_layers
+from neatxbar.training.trainer import TrainConfig, evaluate, resolve_device, train
+
+
+@dataclass(frozen=True)
+class NeatConfig:
+    """NEAT's settings; defaults are the paper's (N = 30, Adam, lr = 1e-5).
+
+    Attributes
+    ----------
+    iterations, epochs_per_iteration, lr, batch_size
+        N clip-and-retrain rounds of E epochs each, Adam at ``lr``.
+    clip
+        Clip the weights into the linear region (the method); off only with hardware in the loop.
+    hardware_in_the_loop
+        Train through the LUT emulation (fast path) instead of the ideal model.
+    """
+
+    iterations: int = 30
+    epochs_per_iteration: int = 1
+    lr: float = 1e-5
+    batch_size: int = 64
+    clip: bool = True
+    hardware_in_the_loop: bool = False
+    seed: int = 0
+    device: str = "auto"
+
+    def validate(self) -> NeatConfig:
+        if self.iterations < 1:
+            raise ConfigError(f"iterations must be >= 1, got {self.iterations}")
+        if self.epochs_per_iteration < 1:
+            raise ConfigError(f"epochs_per_iteration must be >= 1, got {self.epochs_per_iteration}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not (self.clip or self.hardware_in_the_loop):
+            raise ConfigError("clip is off and hardware_in_the_loop is off: nothing to do")
+        return self
+
+
+#: The paper's defaults, and the digits defaults of this toolkit (about a minute on 2 cores).
+DIGITS_DEFAULTS = NeatConfig(iterations=10, epochs_per_iteration=2, lr=1e-3)
+
+
+def gate_voltages(model: nn.Module, v_gate: float | Mapping[str, float]) -> dict[str, float]:
+    """V_gate per crossbar layer from a number or a mapping (with an optional "default")."""
+    names = list(crossbar_layers(model))
+    if isinstance(v_gate, int | float):
+        return dict.fromkeys(names, float(v_gate))
+    unknown = sorted(set(v_gate) - set(names) - {"default"})
+    if unknown:
+        raise ValueError(f"V_gate given for layers the model does not have: {', '.join(unknown)}")
+    missing = [n for n in names if n not in v_gate and "default" not in v_gate]
+    if missing:
+        raise ValueError(f"no V_gate for layers {', '.join(missing)} (add them or a 'default')")
+    return {n: float(v_gate.get(n, v_gate.get("default", 0.0))) for n in names}
+
+
+def weight_scales(model: nn.Module) -> dict[str, float]:
+    """Each crossbar layer's max |w|: the scale NEAT's bounds and the deployed mapping use."""
+    return {
+        name: float(m.weight.detach().abs().max()) for name, m in crossbar_layers(model).items()
+    }
+
+
+def bounds(
+    lut: CellLUT, gates: Mapping[str, float], scales: Mapping[str, float]
+) -> dict[str, float]:
+    """B_l = w_max(V_gate_l) * s_l per layer (the layer's units)."""
+    if lut.w_max is None:
+        raise ValueError(f"{lut.path}: the LUT has no linear_region; run 'neat fit' on it")
+    return {name: float(lut.w_max[lut.gate_index(gates[name])]) * scales[name] for name in gates}
+
+
+@torch.no_grad()
+def clip_weights(model: nn.Module, limits: Mapping[str, float]) -> None:
+    """Clip every named layer's weights into [-B_l, B_l] in place."""
+    layers = crossbar_layers(model)
+    for name, limit in limits.items():
+        layers[name].weight.clamp_(-limit, limit)
+
+
+@torch.no_grad()
+def linear_share(model: nn.Module, limits: Mapping[str, float]) -> dict[str, float]:
+    """Share of each layer's weights inside its linear-region bound (fraction)."""
+    layers = crossbar_layers(model)
+    return {name: float((layers[name].weight.abs() <= limit * (1 + 1e-6)).float().mean())
+            for name, limit in limits.items()}  # fmt: skip
+
+
+@dataclass
+class NeatResult:
+    """What NEAT did, per iteration: test accuracy (of the model trained) and linear share."""
+
+    gates: dict[str, float]
+    scales: dict[str, float]
+    bounds: dict[str, float]
+    accuracy: list[float] = field(default_factory=list)
+    share: list[dict[str, float]] = field(default_factory=list)
+    initial_share: dict[str, float] = field(default_factory=dict)
+
+
+def neat_train(
+    model: nn.Module,
+    lut: CellLUT,
+    train_set: Dataset,
+    test_set: Dataset,
+    v_gate: float | Mapping[str, float],
+    config: NeatConfig = DIGITS_DEFAULTS,
+    mapping: MappingConfig | None = None,
+    *,
+    progress: bool = True,
+) -> tuple[nn.Module, NeatResult]:
+    """Run NEAT on a software-trained ``model``; return the trained model and the log.
+
+    The returned model is a plain model (Linear/Conv2d) holding the NEAT weights; deploy it with
+    ``convert(model, lut, mapping, v_gate=result.gates, weight_scales=result.scales)``. With
+    hardware in the loop, the training runs on the crossbar twin and the weights are copied back.
+    """
+    config.validate()
+    model = copy.deepcopy(model)
+    gates = gate_voltages(model, v_gate)
+    scales = weight_scales(model)
+    limits = bounds(lut, gates, scales)
+    result = NeatResult(gates, scales, limits, initial_share=linear_share(model, limits))
+    subject = model
+    if config.hardware_in_the_loop:
+        subject = convert(model, lut, mapping or MappingConfig(), v_gate=gates,
+                          weight_scales=scales)  # fmt: skip
+    step = (lambda m: clip_weights(m, limits)) if config.clip else None
+    device = resolve_device(config.device)
+    for iteration in range(config.iterations):
+        if config.clip:
+            clip_weights(subject, limits)
+        train_config = TrainConfig(
+            epochs=config.epochs_per_iteration, batch_size=config.batch_size, optimizer="adam",
+            lr=config.lr, schedule="none", seed=config.seed + iteration, device=config.device,
+        )  # fmt: skip
+        train(subject, train_set, None, train_config, progress=progress, after_step=step,
+              description=f"NEAT {iteration + 1}/{config.iterations}")  # fmt: skip
+        result.accuracy.append(evaluate(subject, test_set, device=device))
+        result.share.append(linear_share(subject, limits))
+    if subject is not model:
+        model.load_state_dict(subject.state_dict())
+    return model.cpu(), result

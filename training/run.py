@@ -1,0 +1,115 @@
+"""``run_training``: what ``neat train`` does, callable from Python.
+
+Software training of a model by name on a dataset by name, optionally followed (or replaced, when
+starting from a checkpoint) by NEAT; the result is saved as a checkpoint with its header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from neatxbar.lut.interp import CellLUT
+from neatxbar.mapping import MappingConfig, convert
+from neatxbar.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from neatxbar.training.data import DatasetSplits, load_dataset
+from neatxbar.training.models import build_model
+from neatxbar.training.neat import NeatConfig, NeatResult, neat_train
+from neatxbar.training.trainer import TrainConfig, distributed, evaluate, train
+
+
+@dataclass
+class RunResult:
+    """What a training run produced."""
+
+    checkpoint: Path | None
+    header: dict[str, Any]
+    software_accuracy: float
+    crossbar_accuracy: float | None = None
+    neat: NeatResult | None = None
+
+
+def model_from_checkpoint(
+    path: Path | str, model_name: str | None = None, dataset: str | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a model from a checkpoint (or a plain state_dict with ``model_name``)."""
+    header, state = load_checkpoint(path)
+    name = header.get("model", model_name)
+    if name is None:
+        raise CheckpointError(f"{path}: a plain state_dict; say which model it is (--model)")
+    shape = {k: header[k] for k in ("num_classes", "in_channels", "image_size") if k in header}
+    if not shape:
+        splits = load_dataset(dataset or header.get("dataset", "digits"))
+        shape = {"num_classes": splits.num_classes, "in_channels": splits.in_channels,
+                 "image_size": splits.image_size}  # fmt: skip
+    model = build_model(name, **shape)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit model {name!r} ({first})") from None
+    return model, {**header, "model": name, **shape}
+
+
+def run_training(
+    model_name: str,
+    splits: DatasetSplits,
+    train_config: TrainConfig,
+    out: Path | str | None,
+    *,
+    start: Path | str | None = None,
+    lut: CellLUT | None = None,
+    v_gate: float | Mapping[str, float] | None = None,
+    neat: NeatConfig | None = None,
+    mapping: MappingConfig | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Train (or load ``start``), run NEAT if ``neat`` is given, evaluate, save to ``out``."""
+    torch.manual_seed(train_config.seed)
+    if start is not None:
+        model, header = model_from_checkpoint(start, model_name, splits.name)
+    else:
+        model = build_model(model_name, splits.num_classes, splits.in_channels, splits.image_size)
+        header = {"model": model_name, "num_classes": splits.num_classes,
+                  "in_channels": splits.in_channels, "image_size": splits.image_size}  # fmt: skip
+        train(model, splits.train, splits.test, train_config, progress=progress)
+    header |= {"dataset": splits.name, "train": asdict(train_config)}
+    result = RunResult(None, header, evaluate(model, splits.test))
+    if neat is not None:
+        if lut is None or v_gate is None:
+            raise ValueError("NEAT needs a LUT and a gate voltage (--lut, --vgate)")
+        model, log = neat_train(model, lut, splits.train, splits.test, v_gate, neat, mapping,
+                                progress=progress)  # fmt: skip
+        result.neat, result.software_accuracy = log, evaluate(model, splits.test)
+        header |= {"neat": asdict(neat), "v_gate": log.gates, "weight_scales": log.scales,
+                   "neat_accuracy": log.accuracy, "linear_share": log.share[-1]}  # fmt: skip
+    if lut is not None and v_gate is not None:
+        gates = result.neat.gates if result.neat else v_gate
+        scales = result.neat.scales if result.neat else None
+        twin = convert(model, lut, mapping, v_gate=gates, weight_scales=scales)
+        result.crossbar_accuracy = evaluate(twin, splits.test)
+        header |= {"lut": str(lut.path), "v_gate": gates,
+                   "crossbar_accuracy": result.crossbar_accuracy}  # fmt: skip
+    header |= {"accuracy": result.software_accuracy}
+    if distributed() and dist.is_initialized():
+        header["world_size"] = dist.get_world_size()
+        header["ddp_consistent"] = _replicas_agree(model)
+    result.header = header
+    if out is not None and (not distributed() or dist.get_rank() == 0):
+        result.checkpoint = save_checkpoint(out, model, header)
+    return result
+
+
+def _replicas_agree(model: nn.Module) -> bool:
+    """Under DDP: do all processes hold the same weights? (checksum all-reduced, min and max)"""
+    total = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum()
+    low, high = total.clone(), total.clone()
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    return bool(low == high)
