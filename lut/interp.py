@@ -186,9 +186,11 @@ class CellLUT:
         for axis, x, grid in zip(_AXES, (g, v_in, v_gate), grids, strict=True):
             if x is None or torch.as_tensor(x).numel() == 0:
                 continue
-            x = torch.as_tensor(x).detach()
+            x = x.detach() if torch.is_tensor(x) else torch.as_tensor(x, dtype=torch.float64)
             lo, hi = float(grid[0]), float(grid[-1])
-            span = (hi - lo) * 1e-9
+            # a float32 query of a grid end is rounded: allow a few of its ulps
+            eps = torch.finfo(x.dtype).eps if x.is_floating_point() else 0.0
+            span = max((hi - lo) * 1e-9, 4 * eps * max(abs(lo), abs(hi)))
             x_min, x_max = float(x.min()), float(x.max())
             if x_min < lo - span or x_max > hi + span:
                 raise LUTError(

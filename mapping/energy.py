@@ -196,10 +196,10 @@ class LayerEnergy:
 
 @dataclass(frozen=True)
 class _Tally:
-    """Sums over a batch: sum V * I (W), non-zero (input, row) reads, (vector, phase, group)
-    reads, input vectors; and the layer's geometry."""
+    """Sums over a batch: sum V * I (W) per gate voltage asked for, non-zero (input, row) reads,
+    (vector, phase, group) reads, input vectors; and the layer's geometry."""
 
-    power_w: float
+    power_w: tuple[float, ...]
     active_rows: int
     phase_reads: int
     vectors: int
@@ -208,49 +208,54 @@ class _Tally:
     outputs_per_group: int
 
 
-def _row_tables(lut: CellLUT, g: torch.Tensor, v_gate: float) -> torch.Tensor:
-    """F_i(V) = sum_j I(g[i, j], V) on the V grid, shape (rows, n_v), A: exact for the LUT's
-    linear interpolation in G (the hat weights of each row's conductances times the table)."""
+def _row_tables(lut: CellLUT, g: torch.Tensor, v_gates: tuple[float, ...]) -> torch.Tensor:
+    """F_i(V) = sum_j I(g[i, j], V) on the V grid at each gate voltage, shape
+    (n_gates, rows, n_v), A: exact for the LUT's linear interpolation in G (the hat weights of
+    each row's conductances on the G grid, times the table's gate slice)."""
     g_grid = lut.g_grid.to(dtype=torch.float64, device=g.device)
-    table = lut.gate_slice(v_gate).to(dtype=torch.float64, device=g.device)
     i, t = interval(g_grid, g)
     hat = g.new_zeros((g.shape[0], g_grid.numel()))
     hat.scatter_add_(1, i, 1 - t)
     hat.scatter_add_(1, i + 1, t)
-    return hat @ table
+    slices = torch.stack([lut.gate_slice(v) for v in v_gates])
+    return hat @ slices.to(dtype=torch.float64, device=g.device)
 
 
-def _power_sum(
+def _power_sums(
     tables: torch.Tensor, v_grid: torch.Tensor, volts: torch.Tensor, rows: torch.Tensor
-) -> float:
-    """sum V * F_row(V) (W) for voltages ``volts`` whose row indices (into ``tables``, shape
-    (rows, n_v)) are ``rows`` (broadcast against ``volts``)."""
+) -> list[float]:
+    """sum V * F_row(V) (W) per gate, for voltages ``volts`` whose row indices (into
+    ``tables``, shape (n_gates, rows, n_v)) are ``rows`` (broadcast against ``volts``)."""
     if volts.numel() == 0:
-        return 0.0
+        return [0.0] * tables.shape[0]
     n_v = v_grid.numel()
     i, t = interval(v_grid, volts)
-    flat = tables.reshape(-1)
     index = rows * n_v + i
-    return float((volts * torch.lerp(flat[index], flat[index + 1], t)).sum())
+    sums = []
+    for table in tables:
+        flat = table.reshape(-1)
+        sums.append(float((volts * torch.lerp(flat[index], flat[index + 1], t)).sum()))
+    return sums
 
 
 def _linear_tally(layer: CrossbarLinear, x: torch.Tensor, gp: torch.Tensor,
-                  gn: torch.Tensor, v_gate: float) -> _Tally:  # fmt: skip
+                  gn: torch.Tensor, v_gates: tuple[float, ...]) -> _Tally:  # fmt: skip
     lut = layer.lut
     u, _ = layer.normalized_inputs(x.reshape(-1, layer.in_features), dims=(1,))
-    tables = _row_tables(lut, torch.cat([gp.t(), gn.t()], dim=1), v_gate)
+    tables = _row_tables(lut, torch.cat([gp.t(), gn.t()], dim=1), v_gates)
     rows = torch.arange(layer.in_features, device=u.device)
     v_grid = lut.v_grid.to(dtype=torch.float64, device=u.device)
-    power = _power_sum(tables, v_grid, u.abs() * lut.v_max, rows)
+    power = _power_sums(tables, v_grid, u.abs() * lut.v_max, rows)
     phase_reads = int((u > 0).any(dim=1).sum()) + int((u < 0).any(dim=1).sum())
-    return _Tally(power_w=power, active_rows=int(torch.count_nonzero(u)), phase_reads=phase_reads,
-                  vectors=u.shape[0], cells_per_row=2 * layer.out_features,
+    return _Tally(power_w=tuple(power), active_rows=int(torch.count_nonzero(u)),
+                  phase_reads=phase_reads, vectors=u.shape[0],
+                  cells_per_row=2 * layer.out_features,
                   row_tiles=math.ceil(layer.in_features / layer.config.rows),
                   outputs_per_group=layer.out_features)  # fmt: skip
 
 
 def _conv_tally(layer: CrossbarConv2d, x: torch.Tensor, gp: torch.Tensor,
-                gn: torch.Tensor, v_gate: float) -> _Tally:  # fmt: skip
+                gn: torch.Tensor, v_gates: tuple[float, ...]) -> _Tally:  # fmt: skip
     lut = layer.lut
     if x.dim() == 3:
         x = x.unsqueeze(0)
@@ -265,20 +270,21 @@ def _conv_tally(layer: CrossbarConv2d, x: torch.Tensor, gp: torch.Tensor,
         return g.reshape(c, kh, kw, o_g)
 
     cells = torch.cat([by_row(gp), by_row(gn)], dim=-1).reshape(c * kh * kw, 2 * o_g)
-    tables = _row_tables(lut, cells, v_gate).reshape(c, kh, kw, -1)
+    tables = _row_tables(lut, cells, v_gates).reshape(len(v_gates), c, kh, kw, -1)
     v_grid = lut.v_grid.to(dtype=torch.float64, device=u.device)
     h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
     w_out = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
     padded = F.pad(u, (pw, pw, ph, ph))
     rows = torch.arange(c, device=u.device).view(1, c, 1, 1)
-    power, active = 0.0, 0
+    power, active = [0.0] * len(v_gates), 0
     for ki in range(kh):  # every output position reads the input under each kernel offset
         for kj in range(kw):
             top, left = ki * dh, kj * dw
             window = padded[:, :, top : top + sh * (h_out - 1) + 1 : sh,
                             left : left + sw * (w_out - 1) + 1 : sw]  # fmt: skip
-            power += _power_sum(tables[:, ki, kj].contiguous(), v_grid,
-                                window.abs() * lut.v_max, rows)  # fmt: skip
+            sums = _power_sums(tables[:, :, ki, kj].contiguous(), v_grid,
+                               window.abs() * lut.v_max, rows)  # fmt: skip
+            power = [a + b for a, b in zip(power, sums, strict=True)]
             active += int(torch.count_nonzero(window))
     phase_reads = 0
     ones = u.new_ones((groups, 1, kh, kw))
@@ -291,7 +297,7 @@ def _conv_tally(layer: CrossbarConv2d, x: torch.Tensor, gp: torch.Tensor,
         row_tiles = math.ceil(c_g / per_tile)
     else:  # a kernel larger than a tile (fast path without ADC only): tiles per channel
         row_tiles = c_g * math.ceil(kh * kw / layer.config.rows)
-    return _Tally(power_w=power, active_rows=active, phase_reads=phase_reads,
+    return _Tally(power_w=tuple(power), active_rows=active, phase_reads=phase_reads,
                   vectors=n * h_out * w_out, cells_per_row=2 * o_g, row_tiles=row_tiles,
                   outputs_per_group=o_g)  # fmt: skip
 
@@ -331,11 +337,27 @@ def layer_energy(
     ConfigError
         An invalid ``config``.
     """
+    return layer_energies(layer, x, config, v_gates=(v_gate,), name=name, batch_size=batch_size)[0]
+
+
+def layer_energies(
+    layer: CrossbarLayer,
+    x: torch.Tensor,
+    config: EnergyConfig,
+    v_gates: tuple[float | None, ...],
+    *,
+    name: str = "",
+    batch_size: int | None = None,
+) -> list[LayerEnergy]:
+    """:func:`layer_energy` at several gate voltages (None: the layer's) for the same inputs,
+    sharing the work that does not depend on V_gate (the mapping, interpolation weights and
+    counts)."""
     config.validate()
     if not isinstance(layer, CrossbarLinear | CrossbarConv2d):
         raise TypeError(f"not a crossbar layer: {type(layer).__name__} (convert the model first)")
-    v_gate = float(layer.v_gate if v_gate is None else v_gate)
-    layer.lut.gate_index(v_gate)  # LUTError when it is not on the gate grid
+    gates = tuple(float(layer.v_gate if v is None else v) for v in v_gates)
+    for v in gates:
+        layer.lut.gate_index(v)  # LUTError when it is not on the gate grid
     if batch_size is None:
         unbatched = x.dim() == (1 if isinstance(layer, CrossbarLinear) else 3)
         batch_size = 1 if unbatched else int(x.shape[0])
@@ -345,7 +367,7 @@ def layer_energy(
         x = x.detach().to(torch.float64)
         gp, gn = layer.conductance_pair(layer.weight.detach().to(torch.float64))
         tally = (_linear_tally if isinstance(layer, CrossbarLinear) else _conv_tally)(
-            layer, x, gp, gn, v_gate
+            layer, x, gp, gn, gates
         )
     cols = layer.config.cols
     col_groups = math.ceil(tally.cells_per_row / cols)
@@ -353,19 +375,22 @@ def layer_energy(
     row_activations = tally.active_rows * col_groups
     adc_conversions = tally.phase_reads * tally.row_tiles * tally.outputs_per_group
     per = 1.0 / batch_size
-    return LayerEnergy(
-        name=name,
-        kind=type(layer).__name__,
-        v_gate=v_gate,
-        read_j=config.read_time_s * tally.power_w * per,
-        gate_j=tally.active_rows * cells_charged * config.cell_cap_f * v_gate**2 * per,
-        dac_j=row_activations * config.dac_energy_j * per,
-        adc_j=adc_conversions * config.adc_energy_j * per,
-        row_activations=row_activations * per,
-        dac_conversions=row_activations * per,
-        adc_conversions=adc_conversions * per,
-        input_vectors=tally.vectors * per,
-    )
+    return [
+        LayerEnergy(
+            name=name,
+            kind=type(layer).__name__,
+            v_gate=v_gate,
+            read_j=config.read_time_s * power * per,
+            gate_j=tally.active_rows * cells_charged * config.cell_cap_f * v_gate**2 * per,
+            dac_j=row_activations * config.dac_energy_j * per,
+            adc_j=adc_conversions * config.adc_energy_j * per,
+            row_activations=row_activations * per,
+            dac_conversions=row_activations * per,
+            adc_conversions=adc_conversions * per,
+            input_vectors=tally.vectors * per,
+        )
+        for v_gate, power in zip(gates, tally.power_w, strict=True)
+    ]
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -501,9 +526,11 @@ def model_energy(model: nn.Module, x: torch.Tensor, config: EnergyConfig) -> Ene
     def hook(name: str) -> Callable[[nn.Module, tuple, object], None]:
         def capture(module: nn.Module, args: tuple, output: object) -> None:
             inputs = args[0]
-            own[name].append(layer_energy(module, inputs, config, name=name, batch_size=batch))
-            base[name].append(layer_energy(module, inputs, config, v_gate=config.baseline_v_gate,
-                                           name=name, batch_size=batch))  # fmt: skip
+            at_own, at_base = layer_energies(module, inputs, config,
+                                             (None, config.baseline_v_gate), name=name,
+                                             batch_size=batch)  # fmt: skip
+            own[name].append(at_own)
+            base[name].append(at_base)
 
         return capture
 

@@ -98,3 +98,10 @@ def test_incomplete_foreign_and_unordered_files_are_refused(tmp_path: Path) -> N
         CellLUT.load(unordered)
     with pytest.raises(LUTError, match="no such"):
         CellLUT.load(tmp_path / "missing.h5")
+
+
+def test_grid_ends_given_in_float32_or_as_numbers_are_inside(lut: CellLUT) -> None:
+    g = torch.tensor([1 / 300e3, 1 / 30e3], dtype=torch.float32)
+    v = torch.tensor([0.0, 0.5], dtype=torch.float32)
+    assert torch.all(torch.isfinite(lut.current(g, v, torch.tensor(0.7, dtype=torch.float32))))
+    assert torch.isfinite(lut.current(1 / 300e3, 0.5, 0.7))
