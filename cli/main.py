@@ -27,3 +27,7 @@ cli.add_command(map_command)
 cli.add_command(report_group)
 cli.add_command(train_command)
 cli.add_command(compare_command)
+
+
+if __name__ == "__main__":
+    cli()

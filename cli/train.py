@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tomllib
 from pathlib import Path
 
@@ -95,6 +96,9 @@ def train_command(**options: object) -> None:
                              max_steps=o["max_steps"]).validate()  # fmt: skip
         lut = CellLUT.load(o["lut"]) if o["lut"] else None
         v_gate = _per_layer(o["vgate_per_layer"]) if o["vgate_per_layer"] else o["vgate"]
+        if lut is not None and v_gate is not None:  # off the LUT's gate grid: fail before training
+            for value in v_gate.values() if isinstance(v_gate, dict) else (v_gate,):
+                lut.gate_index(value)
         neat = None
         if o["use_neat"] or o["hil"]:
             neat = NeatConfig(
@@ -117,6 +121,8 @@ def train_command(**options: object) -> None:
             neat=neat,
             progress=o["progress"],
         )
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return
     if o["as_json"]:
         click.echo(json.dumps(result.header, indent=2, default=str))
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,8 +41,9 @@ def git_revision() -> str:
 def save_checkpoint(path: Path | str, model: nn.Module, header: dict[str, Any]) -> Path:
     """Write ``model``'s state_dict and ``header`` (JSON-serialisable) to ``path`` atomically."""
     path = Path(path)
-    full = {"created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "git_revision": git_revision(), **header}  # fmt: skip
+    # after the header: one carried over from another checkpoint (--from) must not keep its time
+    full = {**header, "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "git_revision": git_revision()}  # fmt: skip
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -64,8 +66,7 @@ def load_checkpoint(path: Path | str) -> tuple[dict[str, Any], dict[str, torch.T
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for foreign files
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path}: not a checkpoint ({first[:160]})") from None
+        raise CheckpointError(f"{path}: not a checkpoint ({_load_failure(error)[:160]})") from None
     if isinstance(data, dict) and data.get("format") == FORMAT:
         try:
             header = json.loads(data["header"])
@@ -78,3 +79,14 @@ def load_checkpoint(path: Path | str) -> tuple[dict[str, Any], dict[str, torch.T
     raise CheckpointError(
         f"{path}: not a checkpoint (expected a {FORMAT} file from 'neat train' or a state_dict)"
     )
+
+
+def _load_failure(error: Exception) -> str:
+    """One plain line on why torch.load failed (its weights_only message spans lines, with ANSI
+    codes and advice to load the file unsafely)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
+    if "Weights only load failed" in text:
+        unsupported = re.search(r"Unsupported [^.\n]*", text)
+        detail = f": {unsupported.group(0).strip()}" if unsupported else ""
+        return f"refused by torch.load(weights_only=True){detail}"
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__

@@ -21,7 +21,7 @@ from neatxbar.training.checkpoint import CheckpointError, load_checkpoint, save_
 from neatxbar.training.data import DatasetSplits, load_dataset
 from neatxbar.training.models import build_model
 from neatxbar.training.neat import NeatConfig, NeatResult, neat_train
-from neatxbar.training.trainer import TrainConfig, distributed, evaluate, train
+from neatxbar.training.trainer import TrainConfig, distributed, evaluate, resolve_device, train
 
 
 @dataclass
@@ -79,6 +79,7 @@ def run_training(
         header = {"model": model_name, "num_classes": splits.num_classes,
                   "in_channels": splits.in_channels, "image_size": splits.image_size}  # fmt: skip
         train(model, splits.train, splits.test, train_config, progress=progress)
+    model.cpu()  # train() moved it to its device; evaluation, NEAT and convert() start on the CPU
     header |= {"dataset": splits.name, "train": asdict(train_config)}
     result = RunResult(None, header, evaluate(model, splits.test))
     if neat is not None:
@@ -109,6 +110,8 @@ def run_training(
 def _replicas_agree(model: nn.Module) -> bool:
     """Under DDP: do all processes hold the same weights? (checksum all-reduced, min and max)"""
     total = torch.stack([p.detach().double().sum() for p in model.parameters()]).sum()
+    if dist.get_backend() == "nccl":  # nccl reduces CUDA tensors only
+        total = total.to(resolve_device("cuda"))
     low, high = total.clone(), total.clone()
     dist.all_reduce(low, op=dist.ReduceOp.MIN)
     dist.all_reduce(high, op=dist.ReduceOp.MAX)
