@@ -7,9 +7,11 @@ builds one from a parsed TOML table, naming the first unknown or ill-typed key.
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 import types
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -75,6 +77,18 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
         return cls(**values)
     except TypeError as error:  # a required field is missing
         raise ConfigError(f"{where or cls.__name__}: {error}") from None
+
+
+def from_toml_file(cls: type[T], path: Path | str, section: str) -> T:
+    """Build ``cls`` from the ``[section]`` table of a TOML file (or the whole file without one)
+    and validate it; a missing, unreadable or invalid file is a ConfigError."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigError(f"cannot read {section} config {path} ({error.strerror})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path} is not valid TOML: {error}") from None
+    return from_mapping(cls, data.get(section, data), section).validate()
 
 
 def to_plain(obj: Any) -> Any:

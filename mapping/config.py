@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from neatxbar.characterize.config import ConfigError, from_mapping
+from neatxbar.characterize.config import ConfigError, from_toml_file
 
 PATHS = ("fast", "exact")
 INTERPOLATIONS = ("linear", "pchip")
@@ -96,10 +95,4 @@ class MappingConfig:
     @classmethod
     def from_toml(cls, path: Path | str) -> MappingConfig:
         """Load ``[mapping]`` (or the whole file) from a TOML file, validated."""
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ConfigError(f"cannot read mapping config {path} ({error.strerror})") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path} is not valid TOML: {error}") from None
-        return from_mapping(cls, data.get("mapping", data), "mapping").validate()
+        return from_toml_file(cls, path, "mapping")

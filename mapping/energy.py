@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -37,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neatxbar.characterize.config import ConfigError, from_mapping
+from neatxbar.characterize.config import ConfigError, from_toml_file
 from neatxbar.lut.interp import CellLUT
 from neatxbar.lut.schema import open_lut
 from neatxbar.lut.separable import interval
@@ -145,13 +144,7 @@ class EnergyConfig:
     @classmethod
     def from_toml(cls, path: Path | str) -> EnergyConfig:
         """Load ``[energy]`` (or the whole file) from a TOML file, validated."""
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ConfigError(f"cannot read energy config {path} ({error.strerror})") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path} is not valid TOML: {error}") from None
-        return from_mapping(cls, data.get("energy", data), "energy").validate()
+        return from_toml_file(cls, path, "energy")
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,7 @@ T_READ = 10e-9
 
 
 def _gate(v_gate: float) -> torch.Tensor:
-    # a float64 tensor: CellLUT.check_range turns a plain float into float32, and 0.7 V then
-    # falls just below the gate grid's first point
+    # a float64 tensor, as the layers keep their gate voltages
     return torch.tensor(v_gate, dtype=torch.float64)
 
 
