@@ -51,12 +51,13 @@ characterize: install
 		$(BIN)/neat characterize --preset $$name --out luts/$$name.h5 || exit 1; \
 	done
 
-# The main job so far: check the installation, characterize the presets, plot the paper LUT.
-# (The mapping issue turns this into the digits experiment end to end.)
-demo: characterize
+# The main job: the NEAT experiment on the digits with the paper LUT, end to end (a few minutes on
+# 2 cores; a rerun reuses what exists), then the figures of the LUT.
+demo: install
 	$(BIN)/neat doctor
-	$(BIN)/neat report lut luts/paper.h5 --out reports/paper
-	@echo "LUTs in luts/, figures of the paper LUT in reports/paper/"
+	$(BIN)/neat report experiment --config configs/experiment-digits.toml --out reports/demo
+	$(BIN)/neat report lut reports/demo/lut.h5 --out reports/demo/lut
+	@echo "report: reports/demo/report.md (figures beside it)"
 
 # Every benchmark script under benchmarks/ (each prints a table and updates RESULTS.md).
 bench: install

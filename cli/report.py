@@ -29,3 +29,26 @@ def lut_command(lut: str, out: str | None) -> None:
         paths = plot_lut(Path(lut), out_dir)
     for path in paths:
         click.echo(str(path))
+
+
+@report_group.command("experiment")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Experiment TOML (configs/experiment-*.toml).",
+)
+@click.option("--out", type=click.Path(file_okay=False), help="Folder [reports/<name>].")
+@click.option("--overwrite", is_flag=True, help="Start again if the folder holds another run.")
+@click.option("--progress/--no-progress", default=True)
+def experiment_command(config_path: str, out: str | None, overwrite: bool, progress: bool) -> None:
+    """Run the NEAT experiment end to end (resumes) and write a Markdown report."""
+    from neatxbar.training.experiment import ExperimentConfig, run_experiment
+
+    with user_errors():
+        config = ExperimentConfig.from_toml(config_path)
+        out_dir = Path(out) if out else Path("reports") / config.experiment.name
+        result = run_experiment(config, out_dir, overwrite=overwrite, progress=progress)
+    click.echo(result.table())
+    click.echo(f"report: {result.report}")

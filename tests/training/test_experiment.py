@@ -1,0 +1,86 @@
+"""`neat report experiment`: the digits experiment end to end, small, and its resumption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from neatxbar.cli.main import cli
+
+CONFIG = """
+[experiment]
+name = "tiny"
+dataset = "digits"
+model = "mlp"
+lut_preset = "quick"
+v_gates = [0.75, 1.0]
+accuracy_budget = 0.01
+
+[train]
+epochs = 6
+device = "cpu"
+
+[neat]
+iterations = 1
+epochs_per_iteration = 1
+lr = 1e-3
+device = "cpu"
+"""
+
+
+def _run(config: Path, out: Path, *extra: str):
+    args = ["report", "experiment", "--config", str(config), "--out", str(out), "--no-progress"]
+    return CliRunner().invoke(cli, [*args, *extra])
+
+
+def test_experiment_writes_a_report_and_resumes(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.toml"
+    config.write_text(CONFIG)
+    out = tmp_path / "out"
+    first = _run(config, out)
+    assert first.exit_code == 0, first.output
+    assert "| software (ideal float) |" in first.output and "report:" in first.output
+    report = (out / "report.md").read_text()
+    assert "all layers at 0.75 V" in report and "data-driven per layer" in report
+    for figure in ("accuracy_vs_vgate.png", "energy_vs_vgate.png"):
+        assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    results = json.loads((out / "results.json").read_text())
+    assert 0.5 < results["software"] <= 1.0
+    by_label = {s["label"]: s for s in results["settings"]}
+    assert by_label["all layers at 1.00 V"]["saving_naive"] == 0.0
+    assert by_label["all layers at 0.75 V"]["saving_naive"] > 0.0
+    assert by_label["all layers at 0.75 V"]["neat"] is not None
+    # A rerun reuses the LUT and the checkpoints and gives the same numbers.
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.pt")} | {
+        "lut.h5": (out / "lut.h5").stat().st_mtime_ns
+    }
+    again = _run(config, out)
+    assert again.exit_code == 0, again.output
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.pt")} | {
+        "lut.h5": (out / "lut.h5").stat().st_mtime_ns
+    } == stamps
+    assert json.loads((out / "results.json").read_text()) == results
+    # Another config into the same folder is refused, unless --overwrite.
+    config.write_text(CONFIG.replace("epochs = 6", "epochs = 5"))
+    refused = _run(config, out)
+    assert refused.exit_code == 2 and refused.output.strip().count("\n") == 0
+    assert "another experiment config" in refused.output
+
+
+def test_bad_experiment_configs_exit_2_with_one_line(tmp_path: Path) -> None:
+    cases = {
+        "malformed.toml": "[experiment\nname = 1",
+        "unknown.toml": CONFIG + "\nbogus = 1\n",
+        "offgrid.toml": CONFIG.replace("[0.75, 1.0]", "[0.77]"),
+        "model.toml": CONFIG.replace('model = "mlp"', 'model = "transformer"'),
+    }
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        result = _run(path, tmp_path / f"out-{name}")
+        assert result.exit_code == 2, (name, result.output)
+        assert result.output.startswith("error:") and result.output.strip().count("\n") == 0
+    missing = _run(tmp_path / "missing.toml", tmp_path / "o")
+    assert missing.exit_code == 2
