@@ -1,16 +1,138 @@
-"""``neat map`` / ``neat-map``: map a trained model onto crossbars (not built yet)."""
+"""``neat map`` / ``neat-map``: map a trained model onto crossbars; accuracy and energy per V_gate.
+
+Thin: parses the options, calls :func:`neatxbar.training.deploy.deploy`, prints its table (or
+JSON). The same click command is the ``neat`` group's ``map`` and the ``neat-map`` script.
+"""
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from neatxbar.cli.errors import UserError
+from neatxbar.cli.errors import UserError, user_errors
 
 
-@click.command(
-    "map",
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-    help="Map a trained model onto 1T-1R crossbars and report accuracy and energy (not built yet).",
+def parse_v_gate(text: str | None) -> float | str | None:
+    """``--vgate``: a number of volts or ``auto``."""
+    if text is None:
+        return None
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise UserError(
+            f"--vgate {text!r}: give a gate voltage in volts (e.g. 0.8) or 'auto'"
+        ) from None
+
+
+@click.command("map", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--checkpoint",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A checkpoint of 'neat train' (or a plain state_dict, with --model).",
 )
-def map_command() -> None:
-    raise UserError("neat map is not built yet: it arrives with the mapping issue")
+@click.option("--lut", required=True, type=click.Path(dir_okay=False), help="The cell LUT.")
+@click.option(
+    "--vgate",
+    help="V_gate (V) of every layer, or 'auto' (data-free per-layer choice, at most 1.3 V). "
+    "Default: the checkpoint's own V_gate, else 1.0.",
+)
+@click.option(
+    "--vgate-per-layer",
+    type=click.Path(dir_okay=False),
+    help="TOML or JSON of layer = V_gate (with an optional default).",
+)
+@click.option(
+    "--sweep",
+    help="Also every layer at start, start+step, ... <= stop (V), e.g. 0.7:1.3:0.05; every value "
+    "must be on the LUT's gate grid.",
+)
+@click.option("--dataset", help="digits, cifar10 or cifar100 [the checkpoint's].")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder of CIFAR's pickles.")
+@click.option("--model", "model_name", help="The model of a plain state_dict (mlp, cnn, ...).")
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="TOML with a [mapping] table (tiles, DAC, ADC, path).",
+)
+@click.option(
+    "--coverage",
+    type=float,
+    default=0.995,
+    show_default=True,
+    help="Share of each layer's weights the bound must cover, for --vgate auto.",
+)
+@click.option(
+    "--energy-samples",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Test inputs the energy per inference is averaged over.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="reports/map",
+    show_default=True,
+    help="Folder for summary.json, layers.csv and the figures.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+def map_command(
+    checkpoint: str,
+    lut: str,
+    vgate: str | None,
+    vgate_per_layer: str | None,
+    sweep: str | None,
+    dataset: str | None,
+    data_dir: str | None,
+    model_name: str | None,
+    config: str | None,
+    coverage: float,
+    energy_samples: int,
+    out: str,
+    as_json: bool,
+    progress: bool,
+) -> None:
+    """Map a trained model onto crossbars: accuracy and energy per gate-voltage setting.
+
+    Per setting (--vgate, --vgate-per-layer, --sweep; default the checkpoint's V_gate, else 1.0 V):
+    crossbar accuracy, the share of each layer's weights in the linear region, the fast path's K and
+    the energy per inference against every layer at 1.0 V. Also installed as neat-map.
+    """
+    from neatxbar.mapping import MappingConfig
+    from neatxbar.training.deploy import deploy, load_gate_file
+
+    if vgate is not None and vgate_per_layer is not None:
+        raise UserError("give --vgate or --vgate-per-layer, not both")
+    v_gate = parse_v_gate(vgate)
+    with user_errors():
+        if vgate_per_layer is not None:
+            v_gate = load_gate_file(vgate_per_layer)
+        mapping = MappingConfig.from_toml(config) if config else MappingConfig()
+        report = deploy(
+            checkpoint,
+            lut,
+            v_gate=v_gate,
+            sweep=sweep,
+            dataset=dataset,
+            data_dir=data_dir,
+            model_name=model_name,
+            mapping=mapping,
+            coverage=coverage,
+            energy_samples=energy_samples,
+            out_dir=out,
+            progress=progress,
+        )
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+        return
+    click.echo(report.table())
+    click.echo("wrote " + ", ".join(str(path) for path in report.files))
+
+
+if __name__ == "__main__":
+    map_command()

@@ -17,22 +17,22 @@ stderr and exit code 2.
 """
 
 
-def _commands(command: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
-    found = [(path, command)]
-    if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            found += _commands(command.commands[name], [*path, name])
-    return found
+def _sections(command: click.Command, name: str, parent: click.Context | None) -> list[str]:
+    """This command's section and its subcommands', each help rendered in its real context
+    chain (so settings such as ``-h`` for help reach every command)."""
+    settings = {"terminal_width": 100, **command.context_settings}
+    with click.Context(command, info_name=name, parent=parent, **settings) as ctx:
+        path = ctx.command_path
+        parts = [f"## `{path}`\n\n```text\n{command.get_help(ctx).rstrip()}\n```\n"]
+        if isinstance(command, click.Group):
+            for child in sorted(command.commands):
+                parts += _sections(command.commands[child], child, ctx)
+    return parts
 
 
 def reference() -> str:
     """Markdown: one section per command, with its usage, help and options."""
-    parts = [HEADER]
-    for path, command in _commands(cli, ["neat"]):
-        with click.Context(command, info_name=" ".join(path), terminal_width=100) as ctx:
-            text = command.get_help(ctx)
-        parts.append(f"## `{' '.join(path)}`\n\n```text\n{text.rstrip()}\n```\n")
-    return "\n".join(parts)
+    return "\n".join([HEADER, *_sections(cli, "neat", None)])
 
 
 if __name__ == "__main__":

@@ -48,12 +48,13 @@ def test_neat_doctor_from_another_directory(tmp_path: Path) -> None:
     assert "ngspice" in out.stdout and "OK:" in out.stdout
 
 
-def test_neat_map_stub_exits_2_with_one_line(tmp_path: Path) -> None:
+def test_neat_map_is_installed_as_its_own_command(tmp_path: Path) -> None:
     out = subprocess.run(
-        [_script("neat-map"), "--checkpoint", "x"], cwd=tmp_path, capture_output=True, text=True
-    )
+        [_script("neat-map"), "--checkpoint", str(tmp_path / "missing.pt"), "--lut", "x.h5"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
     assert out.returncode == 2
-    assert out.stderr.strip().count("\n") == 0 and "not built yet" in out.stderr
+    assert out.stderr.strip().count("\n") == 0 and "error:" in out.stderr
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git to list tracked files")

@@ -36,7 +36,10 @@ class RunResult:
 
 
 def model_from_checkpoint(
-    path: Path | str, model_name: str | None = None, dataset: str | None = None
+    path: Path | str,
+    model_name: str | None = None,
+    dataset: str | None = None,
+    data_dir: Path | str | None = None,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Rebuild a model from a checkpoint (or a plain state_dict with ``model_name``)."""
     header, state = load_checkpoint(path)
@@ -45,7 +48,7 @@ def model_from_checkpoint(
         raise CheckpointError(f"{path}: a plain state_dict; say which model it is (--model)")
     shape = {k: header[k] for k in ("num_classes", "in_channels", "image_size") if k in header}
     if not shape:
-        splits = load_dataset(dataset or header.get("dataset", "digits"))
+        splits = load_dataset(dataset or header.get("dataset", "digits"), data_dir)
         shape = {"num_classes": splits.num_classes, "in_channels": splits.in_channels,
                  "image_size": splits.image_size}  # fmt: skip
     model = build_model(name, **shape)

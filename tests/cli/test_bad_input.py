@@ -53,6 +53,9 @@ CASES = {
     "train: malformed per-layer TOML": ["train", "--epochs", "1", "--lut", "{lut}",
                                         "--vgate-per-layer", "{toml}", "--no-progress",
                                         "--out", "{out}/m.pt"],
+    "map: missing checkpoint": ["map", "--checkpoint", "{missing}", "--lut", "{lut}"],
+    "map: not a checkpoint": ["map", "--checkpoint", "{text}", "--lut", "{lut}"],
+    "map: wrong LUT schema": ["map", "--checkpoint", "{text}", "--lut", "{foreign}"],
 }  # fmt: skip
 
 

@@ -14,9 +14,3 @@ def test_doctor_reports_versions_and_a_simulated_cell() -> None:
         assert name in result.output
     cell_line = next(line for line in result.output.splitlines() if line.startswith("1T-1R cell"))
     assert "OK:" in cell_line
-
-
-def test_map_is_a_stub_that_exits_2() -> None:
-    result = CliRunner().invoke(cli, ["map", "--checkpoint", "x"])
-    assert result.exit_code == 2
-    assert "not built yet" in result.output
