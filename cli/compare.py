@@ -80,6 +80,14 @@ def print_table(report: CompareReport) -> None:
     show_default=True,
     help="Folder for compare.json, compare.csv and the figures.",
 )
+@click.option(
+    "--wires",
+    "wire_ohm",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Ohm per row and column wire segment: ngspice with wires, and the circuit solver.",
+)
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def compare_command(
@@ -90,6 +98,7 @@ def compare_command(
     seed: int,
     trained: bool,
     out: str,
+    wire_ohm: float,
     progress: bool,
     as_json: bool,
 ) -> None:
@@ -101,6 +110,7 @@ def compare_command(
             vectors=CompareConfig.vectors if vectors is None else vectors,
             seed=seed,
             trained=trained,
+            wire_ohm=wire_ohm,
         )
         report = compare(Path(lut), config, out_dir=Path(out), progress=progress)
     if as_json:

@@ -40,7 +40,7 @@ from neatxbar.lut.errors import LUTError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.lut.schema import open_lut
 from neatxbar.mapping.crossbar import Crossbar
-from neatxbar.spice import Transistor, crossbar_column_currents_batch, ngspice_version
+from neatxbar.spice import Transistor, Wires, crossbar_column_currents_batch, ngspice_version
 
 if TYPE_CHECKING:
     pass
@@ -90,6 +90,9 @@ class CompareConfig:
         Seeds the random crossbars, the training and the choice of digit images.
     trained
         Also compare the ``"trained"`` case (trains a small MLP on the digits, about a second).
+    wire_ohm
+        Resistance of every row and column wire segment (ohm); above 0, ngspice simulates the
+        wires and the circuit solver (model ``"circuit"``) joins the per-cell models.
     """
 
     sizes: tuple[int, ...] = (16, 32, 64)
@@ -97,6 +100,12 @@ class CompareConfig:
     vectors: int = 20
     seed: int = 0
     trained: bool = True
+    wire_ohm: float = 0.0
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models compared against ngspice."""
+        return (*MODELS, "circuit") if self.wire_ohm > 0 else MODELS
 
     def validate(self) -> CompareConfig:
         """Raise :class:`ConfigError` naming the first bad field; return self."""
@@ -114,6 +123,8 @@ class CompareConfig:
             raise ConfigError(f"vectors must be >= 1, got {self.vectors}")
         if self.seed < 0:
             raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if not (math.isfinite(self.wire_ohm) and self.wire_ohm >= 0):
+            raise ConfigError(f"wire_ohm must be a resistance >= 0 ohm, got {self.wire_ohm}")
         return self
 
     def vectors_for(self, size: int) -> int:
@@ -370,20 +381,18 @@ def _lut_transistor(lut_path: Path) -> tuple[Transistor, dict[str, float]]:
 
 
 def _emulate(
-    bars: dict[str, Crossbar], g: np.ndarray, v: np.ndarray
+    calls: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]],
+    g: np.ndarray,
+    v: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Column currents (A) of each model and its time per vector (s), in float64."""
     g_t = torch.as_tensor(g, dtype=torch.float64)
     v_t = torch.as_tensor(v, dtype=torch.float64)
-    calls: dict[str, Callable[[], torch.Tensor]] = {
-        path: (lambda bar=bar: bar.column_currents(g_t, v_t)) for path, bar in bars.items()
-    }
-    calls["ideal"] = lambda: v_t @ g_t
     currents, seconds = {}, {}
     with torch.inference_mode():
-        for model in MODELS:
-            currents[model] = calls[model]().numpy().copy()
-            seconds[model] = _seconds_per_call(calls[model]) / v.shape[0]
+        for model, call in calls.items():
+            currents[model] = call(g_t, v_t).numpy().copy()
+            seconds[model] = _seconds_per_call(lambda call=call: call(g_t, v_t)) / v.shape[0]
     return currents, seconds
 
 
@@ -391,7 +400,7 @@ def _rows(case: CaseResult) -> list[CompareRow]:
     vectors = case.v_in.shape[0]
     spice_per_vector = case.spice_seconds / vectors
     rows = []
-    for model in MODELS:
+    for model in case.i_model:
         err = case.relative_error(model).ravel()
         emu = case.seconds_per_vector[model]
         rows.append(
@@ -418,6 +427,23 @@ class _ProgressBar(tqdm):
     ``neatxbar.spice.session``)."""
 
     monitor_interval = 0
+
+
+def _model_calls(
+    lut: CellLUT, config: CompareConfig, size: int
+) -> dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+    """Each model as a function of (G, V): the per-cell paths, the ideal model, the circuit."""
+    calls = {
+        path: Crossbar(lut, config.v_gate, size, size, path=path).column_currents
+        for path in ("fast", "exact")
+    }
+    calls["ideal"] = lambda g, v: v @ g
+    if config.wire_ohm > 0:
+        from neatxbar.mapping.circuit import CircuitConfig, solve
+
+        wires = CircuitConfig(r_row=config.wire_ohm, r_col=config.wire_ohm)
+        calls["circuit"] = lambda g, v: solve(lut, g, v, config.v_gate, wires).column_currents
+    return calls
 
 
 def compare(
@@ -474,15 +500,13 @@ def compare(
         bar.set_postfix_str("training the digits MLP" if config.trained else "starting ngspice")
         layer = train_digits_layer(config.seed) if config.trained else None
         # ngspice's first run in a process loads the library: keep it out of the timings.
+        wires = Wires(config.wire_ohm, config.wire_ohm) if config.wire_ohm > 0 else None
         crossbar_column_currents_batch(
-            np.full((1, 1), g_min), np.zeros((1, 1)), config.v_gate, transistor, None, options
+            np.full((1, 1), g_min), np.zeros((1, 1)), config.v_gate, transistor, wires, options
         )
         for size in config.sizes:
             count = config.vectors_for(size)
-            bars = {
-                path: Crossbar(lut, config.v_gate, size, size, path=path)
-                for path in ("fast", "exact")
-            }
+            calls = _model_calls(lut, config, size)
             for case in cases:
                 bar.set_postfix_str(f"{size}x{size} {case}")
                 if case == "random":
@@ -499,10 +523,10 @@ def compare(
                         )
                 start = time.perf_counter()
                 i_spice = crossbar_column_currents_batch(
-                    g, v, config.v_gate, transistor, None, options
+                    g, v, config.v_gate, transistor, wires, options
                 )
                 spice_seconds = time.perf_counter() - start
-                currents, seconds = _emulate(bars, g, v)
+                currents, seconds = _emulate(calls, g, v)
                 results.append(
                     CaseResult(size, case, g, v, i_spice, currents, spice_seconds, seconds)
                 )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from neatxbar.mapping.compare import MODELS, CompareReport, CompareRow
+from neatxbar.mapping.compare import CompareReport, CompareRow
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -143,7 +143,7 @@ def _histogram_figure(report: CompareReport) -> Figure:
     ax = fig.subplots()
     errors = {
         model: np.concatenate([c.relative_error(model).ravel() for c in report.cases])
-        for model in MODELS
+        for model in report.config.models
     }
     clipped = {m: np.maximum(e, REL_ERR_FLOOR) for m, e in errors.items()}
     lo = min(float(e.min()) for e in clipped.values())
@@ -153,9 +153,11 @@ def _histogram_figure(report: CompareReport) -> Figure:
         "ideal": {"color": "0.55", "alpha": 0.6, "histtype": "stepfilled"},
         "fast": {"color": "C0", "alpha": 0.6, "histtype": "stepfilled"},
         "exact": {"color": "C3", "histtype": "step", "lw": 1.4},
+        "circuit": {"color": "C2", "alpha": 0.6, "histtype": "stepfilled"},
     }
-    names = {"ideal": "ideal G$^T$V", "fast": f"fast path (K = {report.rank})", "exact": "exact"}
-    for model in ("ideal", "fast", "exact"):
+    names = {"ideal": "ideal G$^T$V", "fast": f"fast path (K = {report.rank}), no wires",
+             "exact": "exact, no wires", "circuit": "circuit solver (wires)"}  # fmt: skip
+    for model in ("ideal", "fast", "exact", "circuit")[: len(report.config.models)]:
         e = errors[model]
         label = f"{names[model]}: median {100 * np.median(e):.2g} %, max {100 * e.max():.2g} %"
         ax.hist(clipped[model], bins=bins, label=label, **styles[model])

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from neatxbar.characterize.config import ConfigError, from_toml_file
 
 PATHS = ("fast", "exact")
 INTERPOLATIONS = ("linear", "pchip")
+
+
+@dataclass(frozen=True)
+class WireResistance:
+    """Interconnect resistances of every tile (ohm); all 0: ideal wires, the per-cell paths.
+
+    ``r_row`` / ``r_col``: one row / column wire segment between neighbouring cells; ``r_driver``:
+    a row's source to its first cell; ``r_sense``: a column's last cell to its 0 V sense node.
+    """
+
+    r_row: float = 0.0
+    r_col: float = 0.0
+    r_driver: float = 0.0
+    r_sense: float = 0.0
+
+    @property
+    def any(self) -> bool:
+        return any(getattr(self, f) > 0 for f in ("r_row", "r_col", "r_driver", "r_sense"))
 
 
 @dataclass(frozen=True)
@@ -48,6 +66,10 @@ class MappingConfig:
         Exact path: ``"linear"`` or ``"pchip"`` (monotone cubic in V_in).
     exact_chunk_elements
         Exact path: cells evaluated at once (bounds its memory).
+    wires
+        Wire resistances of every tile (``[mapping.wires]`` in TOML). Any above 0 switches the
+        layers to the circuit solver (:mod:`neatxbar.mapping.circuit`): each physical tile is
+        solved as a circuit, both phases as separate reads.
     """
 
     rows: int = 64
@@ -62,6 +84,7 @@ class MappingConfig:
     error_budget: float = 1e-3
     interpolation: str = "linear"
     exact_chunk_elements: int = 1 << 22
+    wires: WireResistance = field(default_factory=WireResistance)
 
     def validate(self) -> MappingConfig:
         """Raise ConfigError naming the first bad field; return self."""
@@ -90,6 +113,10 @@ class MappingConfig:
             )
         if self.exact_chunk_elements < 1:
             raise ConfigError("exact_chunk_elements must be >= 1")
+        for name in ("r_row", "r_col", "r_driver", "r_sense"):
+            value = getattr(self.wires, name)
+            if not value >= 0 or value == float("inf"):
+                raise ConfigError(f"wires.{name} must be a finite resistance >= 0 ohm, got {value}")
         return self
 
     @classmethod

@@ -156,13 +156,21 @@ class _CrossbarMapping(nn.Module):
 
         return column_sum
 
+    def _wired(self, u: torch.Tensor, weight_in_out: torch.Tensor) -> torch.Tensor:
+        """The circuit path (wire resistance): ``u`` (n, in), weights arranged (in, out)."""
+        from neatxbar.mapping.wired import wired_sum
+
+        gp, gn = self.conductance_pair(weight_in_out)
+        return wired_sum(self.lut, self.config, self.v_gate, gp, gn, u)
+
     def linear_in_inputs(self) -> bool:
         """True when the fast path is linear in the inputs (one term, degree 1, no DAC or ADC):
         then sum_i I(G_ij, |u_i| V_max) sign(u_i) = (x @ w) / x_scale and x_scale cancels, so
         the layer is one product of the raw inputs, as cheap as the ideal layer."""
         c = self.config
         return (c.path == "fast" and c.dac_bits is None and c.adc_bits is None
-                and self.form.degree == 1 and self.form.n_terms == 1)  # fmt: skip
+                and not c.wires.any and self.form.degree == 1
+                and self.form.n_terms == 1)  # fmt: skip
 
     @staticmethod
     def finish(
@@ -211,13 +219,16 @@ class CrossbarLinear(_CrossbarMapping):
             y = self.finish(x @ self._fast_weights()[0], self.output_scale(), self.bias)
             return y.reshape(*shape[:-1], self.out_features)
         u, x_scale = self.normalized_inputs(x.reshape(-1, self.in_features), dims=(1,))
+        scale = x_scale * self.output_scale()
+        if self.config.wires.any:
+            current = self._wired(u, self.weight.t())
+            return self.finish(current, scale, self.bias).reshape(*shape[:-1], self.out_features)
         if self.config.path == "fast":
             column_sum = self._fast_sum()
         else:
             gp, gn = self.conductance_pair(self.weight)
             column_sum = self._exact_sum(gp.t(), gn.t())
         tiles = [(t, t.stop - t.start) for t in row_tiles(self.in_features, self.config.rows)]
-        scale = x_scale * self.output_scale()
         y = self.finish(self.combine(column_sum, u, tiles), scale, self.bias)
         return y.reshape(*shape[:-1], self.out_features)
 
@@ -236,8 +247,9 @@ class CrossbarConv2d(_CrossbarMapping):
         super().__init__(lut, config, v_gate, w_scale)
         if conv.padding_mode != "zeros":
             raise ValueError(f"padding_mode {conv.padding_mode!r} cannot be mapped: zeros only")
-        if conv.groups != 1 and (config.path == "exact" or config.adc_bits is not None):
-            raise ValueError("grouped convolutions map only on the fast path without ADC")
+        if conv.groups != 1 and (config.path == "exact" or config.adc_bits is not None
+                                 or config.wires.any):  # fmt: skip
+            raise ValueError("grouped convolutions map only on the fast path without ADC or wires")
         kh, kw = conv.kernel_size
         if config.adc_bits is not None and kh * kw > config.rows:
             raise ValueError(f"a {kh}x{kw} kernel does not fit into a tile of {config.rows} rows")
@@ -282,16 +294,22 @@ class CrossbarConv2d(_CrossbarMapping):
         return self.combine(column_sum, u, tiles)
 
     def _exact(self, u: torch.Tensor) -> torch.Tensor:
-        """The exact path: unfold, then the Linear exact sum at every output position."""
+        """The exact (or, with wires, the circuit) path: unfold, then the Linear sum at every
+        output position."""
         kh, kw = self.kernel_size
         cols = F.unfold(u, self.kernel_size, self.dilation, self.padding, self.stride)
         n, rows_total, positions = cols.shape
         flat = cols.transpose(1, 2).reshape(-1, rows_total)
-        gp, gn = self.conductance_pair(self.weight)
-        column_sum = self._exact_sum(gp.reshape(self.out_channels, -1).t(),
-                                     gn.reshape(self.out_channels, -1).t())  # fmt: skip
-        tiles = [(t, t.stop - t.start) for t in row_tiles(rows_total, self.config.rows, kh * kw)]
-        out = self.combine(column_sum, flat, tiles)  # (n * positions, out)
+        if self.config.wires.any:
+            out = self._wired(flat, self.weight.reshape(self.out_channels, -1).t())
+        else:
+            gp, gn = self.conductance_pair(self.weight)
+            column_sum = self._exact_sum(gp.reshape(self.out_channels, -1).t(),
+                                         gn.reshape(self.out_channels, -1).t())  # fmt: skip
+            tiles = [
+                (t, t.stop - t.start) for t in row_tiles(rows_total, self.config.rows, kh * kw)
+            ]
+            out = self.combine(column_sum, flat, tiles)  # (n * positions, out)
         h_out = u.shape[2] + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1
         h_out = h_out // self.stride[0] + 1
         return (
@@ -304,5 +322,6 @@ class CrossbarConv2d(_CrossbarMapping):
             current = self._conv(x, self._fast_weights()[0])
             return self.finish(current, self.output_scale(), bias)
         u, x_scale = self.normalized_inputs(x, dims=(1, 2, 3))
-        current = self._exact(u) if self.config.path == "exact" else self._fast(u)
+        exact = self.config.path == "exact" or self.config.wires.any
+        current = self._exact(u) if exact else self._fast(u)
         return self.finish(current, x_scale * self.output_scale(), bias)

@@ -1,0 +1,72 @@
+"""The circuit path of the crossbar layers: physical tiles with wire resistance, solved as circuits.
+
+A layer's weights become tiles of ``rows x cols`` physical cells, the G+ and G- columns of each
+output side by side (padding cells at G_min, padding rows at 0 V). Each phase of the input (the
+positive and the negative parts) is a separate read of every tile; the circuit solver
+(:mod:`neatxbar.mapping.circuit`) gives the column currents with IR drop, and each output is the
+difference of its two columns, digitized per tile when the ADC is on, summed over the tiles.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from neatxbar.lut.interp import CellLUT
+from neatxbar.mapping.circuit import CircuitConfig, solve
+from neatxbar.mapping.config import MappingConfig
+from neatxbar.mapping.quantize import quantize_symmetric
+
+
+def circuit_config(config: MappingConfig) -> CircuitConfig:
+    """The solver's settings from the mapping's wire resistances."""
+    w = config.wires
+    return CircuitConfig(r_row=w.r_row, r_col=w.r_col, r_driver=w.r_driver, r_sense=w.r_sense)
+
+
+def _tiles(gp: torch.Tensor, gn: torch.Tensor, rows: int, pairs: int, g_min: float) -> torch.Tensor:
+    """(in, out) conductance pairs -> (t_in * t_out, rows, 2 * pairs) physical tiles."""
+    n_in, n_out = gp.shape
+    t_in, t_out = math.ceil(n_in / rows), math.ceil(n_out / pairs)
+    both = torch.stack([gp, gn], dim=-1).reshape(n_in, 2 * n_out)  # G+, G- side by side
+    padded = F.pad(both, (0, 2 * (t_out * pairs - n_out), 0, t_in * rows - n_in), value=g_min)
+    tiles = padded.reshape(t_in, rows, t_out, 2 * pairs).permute(0, 2, 1, 3)
+    return tiles.reshape(t_in * t_out, rows, 2 * pairs)
+
+
+def wired_sum(
+    lut: CellLUT,
+    config: MappingConfig,
+    v_gate: float,
+    gp: torch.Tensor,
+    gn: torch.Tensor,
+    u: torch.Tensor,
+) -> torch.Tensor:
+    """Differential current (A) of every output, shape (n, out), from signed normalized inputs
+    ``u`` (n, in) and conductance pairs ``gp``, ``gn`` (in, out), with IR drop."""
+    rows, pairs = config.rows, config.cols // 2
+    n, n_in = u.shape
+    n_out = gp.shape[1]
+    t_in, t_out = math.ceil(n_in / rows), math.ceil(n_out / pairs)
+    g_min, g_max = lut.g_min_s, lut.g_on_s
+    tiles = _tiles(gp, gn, rows, pairs, g_min)
+    solver = circuit_config(config)
+    out = None
+    for positive in (True, False):
+        mask = (u > 0) if positive else (u < 0)
+        if not bool(mask.any()):
+            continue
+        volts = u.abs() * mask.to(u.dtype) * lut.v_max
+        volts = F.pad(volts, (0, t_in * rows - n_in)).reshape(n, t_in, rows)
+        per_tile = volts.permute(1, 0, 2).repeat_interleave(t_out, dim=0)  # (t_in*t_out, n, rows)
+        currents = solve(lut, tiles, per_tile, v_gate, solver).column_currents
+        diff = (currents[..., 0::2] - currents[..., 1::2]).reshape(t_in, t_out, n, pairs)
+        if config.adc_bits is not None:
+            full_scale = rows * (g_max - g_min) * lut.v_max * config.adc_range
+            diff = quantize_symmetric(diff, full_scale, config.adc_bits)
+        total = diff.sum(dim=0).permute(1, 0, 2).reshape(n, t_out * pairs)[:, :n_out]
+        total = total if positive else -total
+        out = total if out is None else out + total
+    return out if out is not None else u.new_zeros((n, n_out))

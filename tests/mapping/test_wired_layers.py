@@ -1,0 +1,62 @@
+"""Crossbar layers with wire resistance: the circuit path through physical tiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from neatxbar.characterize.config import ConfigError
+from neatxbar.lut import CellLUT
+from neatxbar.mapping import MappingConfig, convert
+from neatxbar.mapping.config import WireResistance
+
+
+@pytest.fixture(scope="module")
+def lut(paper_lut_path: Path) -> CellLUT:
+    return CellLUT.load(paper_lut_path)
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    layers = [nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 20),
+              nn.ReLU(), nn.Linear(20, 5)]  # fmt: skip
+    return nn.Sequential(*layers).double()
+
+
+def test_tiny_wires_reproduce_the_per_cell_path(lut: CellLUT) -> None:
+    x = torch.randn(3, 1, 6, 6, dtype=torch.float64)
+    per_cell = convert(_net(), lut, MappingConfig(rows=16, cols=8, path="exact"))(x)
+    tiny = WireResistance(r_row=1e-6, r_col=1e-6)
+    wired = convert(_net(), lut, MappingConfig(rows=16, cols=8, wires=tiny))(x)
+    torch.testing.assert_close(wired, per_cell, rtol=1e-5, atol=1e-8)
+
+
+def test_wire_resistance_costs_accuracy_and_more_with_bigger_tiles(lut: CellLUT) -> None:
+    x = torch.randn(4, 1, 6, 6, dtype=torch.float64)
+    net = _net()
+    ideal = net(x)
+    errors = {}
+    for rows, cols in ((16, 8), (64, 64)):
+        wires = WireResistance(r_row=5.0, r_col=5.0)
+        out = convert(net, lut, MappingConfig(rows=rows, cols=cols, v_gate=1.3, wires=wires))(x)
+        per_cell = convert(net, lut, MappingConfig(rows=rows, cols=cols, v_gate=1.3))(x)
+        errors[rows] = float((out - per_cell).detach().norm() / per_cell.detach().norm())
+        assert float((out - ideal).detach().norm()) > 0
+    assert 0 < errors[16] < errors[64]
+
+
+def test_gradients_flow_through_the_circuit(lut: CellLUT) -> None:
+    net = nn.Sequential(nn.Linear(6, 3)).double()
+    twin = convert(net, lut, MappingConfig(rows=4, cols=4, wires=WireResistance(2.0, 2.0)))
+    x = torch.randn(2, 6, dtype=torch.float64, requires_grad=True)
+    twin(x).sum().backward()
+    assert x.grad is not None and torch.all(torch.isfinite(x.grad)) and x.grad.abs().sum() > 0
+    assert twin[0].weight.grad.abs().sum() > 0
+
+
+def test_negative_wire_resistance_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"wires\.r_col"):
+        MappingConfig(wires=WireResistance(r_col=-1.0)).validate()
