@@ -110,7 +110,7 @@ def main() -> None:
         "2 threads. Errors: |I / I_ngspice - 1| of the column currents over the ngspice vectors, "
         "max / median (%)."
     )
-    rows = mvm + [("", "", "", "", "", "", "")]
+    rows = [*mvm, ("", "", "", "", "", "", "")]
     rows += [
         (n, f"ideal {a}", f"with wires {b}", f"ratio {c}", "", "", "") for n, a, b, c in networks
     ]
