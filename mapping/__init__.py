@@ -11,9 +11,21 @@ Typical use::
 
 from __future__ import annotations
 
-from neatxbar.mapping.config import MappingConfig
+from neatxbar.mapping.circuit import CircuitConfig, CircuitConvergenceError, solve
+from neatxbar.mapping.config import MappingConfig, WireResistance
 from neatxbar.mapping.convert import convert, describe
 from neatxbar.mapping.crossbar import Crossbar
 from neatxbar.mapping.layers import CrossbarConv2d, CrossbarLinear
 
-__all__ = ["Crossbar", "CrossbarConv2d", "CrossbarLinear", "MappingConfig", "convert", "describe"]
+__all__ = [
+    "CircuitConfig",
+    "CircuitConvergenceError",
+    "Crossbar",
+    "CrossbarConv2d",
+    "CrossbarLinear",
+    "MappingConfig",
+    "WireResistance",
+    "convert",
+    "describe",
+    "solve",
+]
