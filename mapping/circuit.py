@@ -378,9 +378,9 @@ def solve(
     out_dtype = g.dtype if g.is_floating_point() else torch.get_default_dtype()
     if v.is_floating_point():
         out_dtype = torch.promote_types(out_dtype, v.dtype)
-    g64 = g.to(torch.float64)
-    v64 = v.to(dtype=torch.float64, device=g.device)
-    lut.check_range(g=g64, v_in=v64, v_gate=v_gate)
+    lut.check_range(g=g, v_in=v, v_gate=v_gate)  # in the inputs' own precision
+    g64 = g.to(torch.float64).clamp(lut.g_min_s, lut.g_on_s)
+    v64 = v.to(dtype=torch.float64, device=g.device).clamp(0.0, lut.v_max)
 
     cells = _CellTable(lut, g64.unsqueeze(1))  # (tiles, 1, rows, cols)
     rows_wire = _Wire.build(

@@ -60,3 +60,10 @@ def test_gradients_flow_through_the_circuit(lut: CellLUT) -> None:
 def test_negative_wire_resistance_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"wires\.r_col"):
         MappingConfig(wires=WireResistance(r_col=-1.0)).validate()
+
+
+def test_float32_layers_at_the_ends_of_the_conductance_range(lut: CellLUT) -> None:
+    net = nn.Sequential(nn.Linear(8, 4))  # float32: G_ON rounds a hair above the grid's end
+    twin = convert(net, lut, MappingConfig(rows=8, cols=8, wires=WireResistance(2.5, 2.5)))
+    with torch.no_grad():
+        assert torch.all(torch.isfinite(twin(torch.randn(3, 8))))
