@@ -8,6 +8,7 @@ leaves a file in the output folder (the LUT, checkpoints); a rerun reuses them.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,7 +26,7 @@ from neatxbar.characterize.config import ConfigError, from_mapping, to_plain
 from neatxbar.characterize.runner import characterize
 from neatxbar.characterize.spec import load_preset
 from neatxbar.lut.interp import CellLUT
-from neatxbar.mapping import MappingConfig, convert
+from neatxbar.mapping import MappingConfig, WireResistance, convert
 from neatxbar.mapping.energy import EnergyConfig, model_energy
 from neatxbar.mapping.vgate import data_driven, data_free
 from neatxbar.training.checkpoint import save_checkpoint
@@ -52,6 +53,8 @@ class ExperimentSpec:
     coverage: float = 0.995
     accuracy_budget: float = 0.01
     seed: int = 0
+    wire_ohm: float = 0.0
+    wire_samples: int = 120
 
     def validate(self) -> ExperimentSpec:
         if (self.lut is None) == (self.lut_preset is None):
@@ -60,6 +63,8 @@ class ExperimentSpec:
             raise ConfigError("experiment.v_gates must be a non-empty list of voltages")
         if not 0 < self.coverage <= 1:
             raise ConfigError(f"experiment.coverage must be in (0, 1], got {self.coverage}")
+        if not self.wire_ohm >= 0 or self.wire_samples < 1:
+            raise ConfigError("experiment.wire_ohm must be >= 0 ohm and wire_samples >= 1")
         if not 0 <= self.accuracy_budget < 1:
             raise ConfigError(
                 f"experiment.accuracy_budget must be in [0, 1), got {self.accuracy_budget}"
@@ -105,7 +110,7 @@ class Setting:
     gates: dict[str, float]
     naive: float
     neat: float | None
-    saving_naive: float
+    saving_naive: float | None
     saving_neat: float | None
     note: str = ""
 
@@ -130,8 +135,12 @@ class ExperimentResult:
             neat = "n/a" if s.neat is None else f"{100 * s.neat:.2f}"
             saving = "" if s.saving_neat is None else f"{100 * s.saving_neat:.1f}"
             lines.append(f"| {s.label} | {100 * s.naive:.2f} | {neat} | "
-                         f"{100 * s.saving_naive:.1f} | {saving} |")  # fmt: skip
+                         f"{_percent(s.saving_naive)} | {saving} |")  # fmt: skip
         return "\n".join(lines)
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{100 * value:.1f}"
 
 
 def _prepare(out: Path, config: ExperimentConfig, overwrite: bool) -> None:
@@ -215,6 +224,8 @@ def run_experiment(config: ExperimentConfig, out_dir: Path | str, *, overwrite: 
     gates, _, _ = data_driven(list(scales), lut, lambda g: evaluate(runner.naive(g), validation),
                               baseline=1.0, budget=exp.accuracy_budget)  # fmt: skip
     settings.append(runner.setting("data-driven per layer: " + _text(gates), gates, None))
+    if exp.wire_ohm > 0:
+        settings.append(runner.wired(f"data-free per layer, {exp.wire_ohm:g}-ohm wires", free))
     result = ExperimentResult(out, software, settings, out / "report.md", [])
     result.figures = _figures(result, exp.v_gates)
     _write_text(
@@ -272,6 +283,22 @@ class _Runner:
         twin = self.naive(result.gates, trained, self.scales)
         result.neat, result.saving_neat = evaluate(twin, self.test), self.saving(twin)
         return result
+
+    def wired(self, label: str, gates: dict[str, float]) -> Setting:
+        """Naive and NEAT (data-free checkpoint) accuracy with wire resistance, on the first
+        ``wire_samples`` test images (the circuit solver is slow on CPU); no energy (the energy
+        model has no wires)."""
+        exp = self.config.experiment
+        mapping = dataclasses.replace(
+            self.config.mapping, wires=WireResistance(r_row=exp.wire_ohm, r_col=exp.wire_ohm)
+        )
+        subset = Subset(self.test, range(min(exp.wire_samples, len(self.test))))
+        naive = convert(self.model, self.lut, mapping, v_gate=gates).eval()
+        trained = self._neat("neat-data-free", gates)
+        neat = convert(trained, self.lut, mapping, v_gate=gates, weight_scales=self.scales).eval()
+        note = f"with wires, on the first {len(subset)} test images; energy not modelled with wires"
+        return Setting(label, gates, evaluate(naive, subset), evaluate(neat, subset), None, None,
+                       note)  # fmt: skip
 
     def _neat(self, name: str, gates: dict[str, float]) -> nn.Module:
         path = self.out / f"{name}.pt"

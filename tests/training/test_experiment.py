@@ -17,6 +17,8 @@ model = "mlp"
 lut_preset = "quick"
 v_gates = [0.75, 1.0]
 accuracy_budget = 0.01
+wire_ohm = 2.5
+wire_samples = 8
 
 [train]
 epochs = 6
@@ -52,6 +54,8 @@ def test_experiment_writes_a_report_and_resumes(tmp_path: Path) -> None:
     assert by_label["all layers at 1.00 V"]["saving_naive"] == 0.0
     assert by_label["all layers at 0.75 V"]["saving_naive"] > 0.0
     assert by_label["all layers at 0.75 V"]["neat"] is not None
+    wired = next(s for s in results["settings"] if "wires" in s["label"])
+    assert 0 <= wired["naive"] <= 1 and wired["neat"] is not None
     # A rerun reuses the LUT and the checkpoints and gives the same numbers.
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.pt")} | {
         "lut.h5": (out / "lut.h5").stat().st_mtime_ns
