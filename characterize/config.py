@@ -79,16 +79,19 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
         raise ConfigError(f"{where or cls.__name__}: {error}") from None
 
 
-def from_toml_file(cls: type[T], path: Path | str, section: str) -> T:
-    """Build ``cls`` from the ``[section]`` table of a TOML file (or the whole file without one)
-    and validate it; a missing, unreadable or invalid file is a ConfigError."""
+def from_toml_file(cls: type[T], path: Path | str, section: str | None = None) -> T:
+    """Build ``cls`` from the ``[section]`` table of a TOML file (the whole file when it has no
+    such table, or with ``section`` None) and validate it; a missing, unreadable or invalid file
+    is a ConfigError."""
+    what = section or cls.__name__
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
-        raise ConfigError(f"cannot read {section} config {path} ({error.strerror})") from None
+        raise ConfigError(f"cannot read {what} config {path} ({error.strerror})") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
-    return from_mapping(cls, data.get(section, data), section).validate()
+    table = data if section is None else data.get(section, data)
+    return from_mapping(cls, table, section or "").validate()
 
 
 def to_plain(obj: Any) -> Any:

@@ -10,37 +10,19 @@ import csv
 import dataclasses
 import io
 import json
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from neatxbar.mapping.compare import CompareReport, CompareRow
+from neatxbar.mapping.files import new_figure, save_png, write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-DPI = 150
 MICRO = 1e6
 REL_ERR_FLOOR = 1e-10  # relative errors below this are drawn at it on log axes
-
-
-def _write_atomically(path: Path, write: Callable[[io.IOBase], None], binary: bool) -> None:
-    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        if binary:
-            with tmp.open("wb") as f:
-                write(f)
-        else:
-            with tmp.open("w", encoding="utf-8", newline="") as f:
-                write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def write_report(report: CompareReport, out_dir: Path) -> list[Path]:
@@ -56,7 +38,7 @@ def write_report(report: CompareReport, out_dir: Path) -> list[Path]:
     data = report.to_dict()
     data["files"] = [str(path) for path in paths]
     text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-    _write_atomically(paths[0], lambda f: f.write(text), binary=False)
+    write_atomically(paths[0], lambda f: f.write(text), binary=False)
 
     def write_csv(f: io.IOBase) -> None:
         fields = [f.name for f in dataclasses.fields(CompareRow)]
@@ -65,20 +47,11 @@ def write_report(report: CompareReport, out_dir: Path) -> list[Path]:
         for row in report.rows:
             writer.writerow(dataclasses.asdict(row))
 
-    _write_atomically(paths[1], write_csv, binary=False)
+    write_atomically(paths[1], write_csv, binary=False)
     for path, draw in zip(paths[2:], (_parity_figure, _histogram_figure), strict=True):
         fig = draw(report)
-        _write_atomically(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=DPI), True)
+        save_png(fig, path)
     return paths
-
-
-def _figure(figsize: tuple[float, float]) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 _MARKERS = {"random": "o", "trained": "^"}
@@ -88,7 +61,7 @@ def _parity_figure(report: CompareReport) -> Figure:
     """Left: emulated against ngspice column current (uA, log-log) with y = x. Right: the
     relative error |I_model / I_spice - 1| (%, log) against the ngspice current, where the fast
     path's small errors can be seen."""
-    fig = _figure((11.5, 4.8))
+    fig = new_figure((11.5, 4.8))
     parity, error = fig.subplots(1, 2)
     sizes = list(report.config.sizes)
     for case in report.cases:
@@ -139,7 +112,7 @@ def _parity_figure(report: CompareReport) -> Figure:
 
 def _histogram_figure(report: CompareReport) -> Figure:
     """Histograms of the relative error against ngspice, all sizes and cases pooled, log x."""
-    fig = _figure((7.0, 4.4))
+    fig = new_figure((7.0, 4.4))
     ax = fig.subplots()
     errors = {
         model: np.concatenate([c.relative_error(model).ravel() for c in report.cases])

@@ -31,10 +31,9 @@ import csv
 import io
 import json
 import math
-import os
 import time
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +47,7 @@ from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.convert import crossbar_layers, describe
 from neatxbar.mapping.energy import EnergyConfig, EnergyReport, LayerEnergy, model_energy
+from neatxbar.mapping.files import new_figure, save_png, write_atomically
 from neatxbar.mapping.vgate import data_free
 from neatxbar.training.data import load_dataset
 from neatxbar.training.neat import bounds, gate_voltages, linear_share
@@ -64,7 +64,6 @@ AUTO_HIGHEST_V = 1.3
 ENERGY_CHUNK = 128
 #: Files :func:`write_report` writes into the output folder.
 FILES = ("summary.json", "layers.csv", "accuracy_vs_vgate.png", "energy_vs_vgate.png", "layers.png")
-DPI = 150
 PICO = 1e12
 
 GateSpec = float | str | Mapping[str, float]
@@ -664,18 +663,6 @@ def _measure(
 # files
 
 
-def _write_atomically(path: Path, write: Callable[[io.IOBase], None], binary: bool) -> None:
-    """Write ``path`` through a temporary file in the same folder, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("wb") if binary else tmp.open("w", encoding="utf-8", newline="") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 CSV_FIELDS = (
     "setting",
     "layer",
@@ -702,7 +689,7 @@ def write_report(report: MapReport, out_dir: Path | str) -> list[Path]:
     paths = [out_dir / name for name in FILES]
     report.files = paths
     text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
-    _write_atomically(paths[0], lambda f: f.write(text), binary=False)
+    write_atomically(paths[0], lambda f: f.write(text), binary=False)
 
     def write_csv(f: io.IOBase) -> None:
         writer = csv.DictWriter(f, fieldnames=CSV_FIELDS, lineterminator="\n")
@@ -713,22 +700,13 @@ def write_report(report: MapReport, out_dir: Path | str) -> list[Path]:
                 values["setting"] = setting.label
                 writer.writerow({k: values[k] for k in CSV_FIELDS})
 
-    _write_atomically(paths[1], write_csv, binary=False)
+    write_atomically(paths[1], write_csv, binary=False)
     for path, draw in zip(
         paths[2:], (_accuracy_figure, _energy_figure, _layers_figure), strict=True
     ):
         fig = draw(report)
-        _write_atomically(path, lambda f, fig=fig: fig.savefig(f, format="png", dpi=DPI), True)
+        save_png(fig, path)
     return paths
-
-
-def _figure(figsize: tuple[float, float]) -> Figure:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
 
 
 def _mean_v_gate(setting: SettingResult) -> float:
@@ -738,7 +716,7 @@ def _mean_v_gate(setting: SettingResult) -> float:
 def _accuracy_figure(report: MapReport) -> Figure:
     """Crossbar accuracy per setting against V_gate (a per-layer setting at its layers' mean
     V_gate, labelled), with the software accuracy as a line."""
-    fig = _figure((6.4, 4.2))
+    fig = new_figure((6.4, 4.2))
     ax = fig.subplots()
     ax.axhline(
         100 * report.software_accuracy,
@@ -785,7 +763,7 @@ def _energy_figure(report: MapReport) -> Figure:
     """Energy per inference per setting relative to every layer at the baseline V_gate, as
     stacked bars of its read, gate (word line) and DAC + ADC shares."""
     settings = report.settings
-    fig = _figure((max(5.0, 0.75 * len(settings) + 2.5), 4.4))
+    fig = new_figure((max(5.0, 0.75 * len(settings) + 2.5), 4.4))
     ax = fig.subplots()
     xs = list(range(len(settings)))
     parts = {"array read": "read_j", "gate (word line)": "gate_j"}
@@ -835,7 +813,7 @@ def _energy_figure(report: MapReport) -> Figure:
 def _layers_figure(report: MapReport) -> Figure:
     """Per-layer V_gate and linear share of the first setting."""
     setting = report.settings[0]
-    fig = _figure((max(6.4, 0.5 * len(setting.layers) + 3.0), 4.2))
+    fig = new_figure((max(6.4, 0.5 * len(setting.layers) + 3.0), 4.2))
     gates, shares = fig.subplots(1, 2)
     names = [row.name for row in setting.layers]
     xs = list(range(len(names)))

@@ -11,9 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +20,13 @@ import torch
 from torch import nn
 from torch.utils.data import Subset
 
-from neatxbar.characterize.config import ConfigError, from_mapping, to_plain
+from neatxbar.characterize.config import ConfigError, from_toml_file, to_plain
 from neatxbar.characterize.runner import characterize
 from neatxbar.characterize.spec import load_preset
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, WireResistance, convert
 from neatxbar.mapping.energy import EnergyConfig, model_energy
+from neatxbar.mapping.files import new_figure, save_png, write_text
 from neatxbar.mapping.vgate import data_driven, data_free
 from neatxbar.training.checkpoint import save_checkpoint
 from neatxbar.training.data import load_dataset
@@ -90,13 +89,8 @@ class ExperimentConfig:
 
     @classmethod
     def from_toml(cls, path: Path | str) -> ExperimentConfig:
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ConfigError(f"cannot read experiment config {path} ({error.strerror})") from None
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path} is not valid TOML: {error}") from None
-        return from_mapping(cls, data).validate()
+        """Load and validate an experiment TOML (tables experiment, train, neat, mapping)."""
+        return from_toml_file(cls, path)
 
     def sha256(self) -> str:
         return hashlib.sha256(json.dumps(to_plain(self), sort_keys=True).encode()).hexdigest()
@@ -154,13 +148,7 @@ def _prepare(out: Path, config: ExperimentConfig, overwrite: bool) -> None:
         if old != sha:
             shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    _write_text(marker, json.dumps({"sha256": sha, "config": to_plain(config)}, indent=2))
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(marker, json.dumps({"sha256": sha, "config": to_plain(config)}, indent=2))
 
 
 def _lut(config: ExperimentSpec, out: Path, progress: bool) -> CellLUT:
@@ -228,11 +216,11 @@ def run_experiment(config: ExperimentConfig, out_dir: Path | str, *, overwrite: 
         settings.append(runner.wired(f"data-free per layer, {exp.wire_ohm:g}-ohm wires", free))
     result = ExperimentResult(out, software, settings, out / "report.md", [])
     result.figures = _figures(result, exp.v_gates)
-    _write_text(
+    write_text(
         out / "results.json",
         json.dumps({"software": software, "settings": [s.__dict__ for s in settings]}, indent=2),
     )
-    _write_text(result.report, _markdown(result, config, lut))
+    write_text(result.report, _markdown(result, config, lut))
     return result
 
 
@@ -329,13 +317,9 @@ def _per_layer(model: nn.Module, gates: float | dict[str, float]) -> dict[str, f
 
 
 def _figures(result: ExperimentResult, v_gates: list[float]) -> list[Path]:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     homogeneous = result.settings[: len(v_gates)]
     paths = []
-    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure((6.4, 4.2))
     ax = fig.subplots()
     ax.axhline(100 * result.software, color="black", ls="--", label="software")
     ax.plot(v_gates, [100 * s.naive for s in homogeneous], "o-", label="naive mapping")
@@ -346,23 +330,15 @@ def _figures(result: ExperimentResult, v_gates: list[float]) -> list[Path]:
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend()
-    paths.append(_save(fig, result.out_dir / "accuracy_vs_vgate.png"))
-    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
-    FigureCanvasAgg(fig)
+    paths.append(save_png(fig, result.out_dir / "accuracy_vs_vgate.png"))
+    fig = new_figure((6.4, 4.2))
     ax = fig.subplots()
     ax.bar(v_gates, [100 * s.saving_naive for s in homogeneous], width=0.03)
     ax.set_xlabel("gate voltage of every layer, $V_\\mathrm{gate}$ (V)")
     ax.set_ylabel("energy saving against 1.0 V (%)")
     ax.grid(alpha=0.3, axis="y")
-    paths.append(_save(fig, result.out_dir / "energy_vs_vgate.png"))
+    paths.append(save_png(fig, result.out_dir / "energy_vs_vgate.png"))
     return paths
-
-
-def _save(fig: Any, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fig.savefig(tmp, format="png", dpi=150)
-    os.replace(tmp, path)
-    return path
 
 
 def _markdown(result: ExperimentResult, config: ExperimentConfig, lut: CellLUT) -> str:

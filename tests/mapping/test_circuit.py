@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from lut_factory import ideal, write_lut
+from nodal_reference import nodal_reference
 
 from neatxbar.characterize.spec import load_preset
 from neatxbar.lut import CellLUT
@@ -42,39 +43,6 @@ def _random(lut: CellLUT, rows: int, cols: int, n: int, seed: int) -> tuple:
     return g, v
 
 
-def _nodal_reference(g: np.ndarray, v: np.ndarray, wires: Wires) -> np.ndarray:
-    """Column currents of a resistive crossbar with wires, by a dense nodal solve (reference).
-
-    A copy of the reference in tests/spice/test_session.py.
-    """
-    rows, cols = g.shape
-    n = 2 * rows * cols
-    row_node = lambda i, j: i * cols + j  # noqa: E731
-    col_node = lambda i, j: rows * cols + i * cols + j  # noqa: E731
-    a = np.zeros((n, n))
-    b = np.zeros(n)
-
-    def link(p: int, q: int, conductance: float) -> None:
-        a[p, p] += conductance
-        a[q, q] += conductance
-        a[p, q] -= conductance
-        a[q, p] -= conductance
-
-    for i in range(rows):
-        a[row_node(i, 0), row_node(i, 0)] += 1 / wires.r_driver
-        b[row_node(i, 0)] += v[i] / wires.r_driver
-        for j in range(cols):
-            link(row_node(i, j), col_node(i, j), g[i, j])
-            if j + 1 < cols:
-                link(row_node(i, j), row_node(i, j + 1), 1 / wires.r_row)
-            if i + 1 < rows:
-                link(col_node(i, j), col_node(i + 1, j), 1 / wires.r_col)
-    for j in range(cols):
-        a[col_node(rows - 1, j), col_node(rows - 1, j)] += 1 / wires.r_sense
-    nodes = np.linalg.solve(a, b)
-    return np.array([nodes[col_node(rows - 1, j)] / wires.r_sense for j in range(cols)])
-
-
 def test_zero_wire_resistance_equals_the_per_cell_path(lut: CellLUT) -> None:
     g, v = _random(lut, 8, 8, 5, seed=1)
     solution = solve(lut, g, v, 1.0, CircuitConfig())
@@ -91,7 +59,7 @@ def test_linear_cells_with_wires_equal_a_nodal_solve(ideal_lut: CellLUT) -> None
     wires = Wires(r_row=500.0, r_col=700.0, r_driver=300.0, r_sense=200.0)
     config = CircuitConfig(r_row=500.0, r_col=700.0, r_driver=300.0, r_sense=200.0)
     solution = solve(ideal_lut, torch.tensor(g), torch.tensor(v), 1.0, config)
-    reference = np.stack([_nodal_reference(g, x, wires) for x in v])
+    reference = np.stack([nodal_reference(g, x, wires) for x in v])
     np.testing.assert_allclose(solution.column_currents.numpy(), reference, rtol=1e-6)
     # the sense resistor carries the column current
     sense = solution.column_voltages[:, -1, :].numpy() / 200.0

@@ -10,6 +10,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
+from nodal_reference import nodal_reference
 
 from neatxbar.spice import (
     SpiceConvergenceError,
@@ -71,43 +72,13 @@ def test_resistive_crossbar_is_a_matrix_vector_product() -> None:
     np.testing.assert_allclose(columns, g.T @ v, rtol=1e-9)
 
 
-def _nodal_reference(g: np.ndarray, v: np.ndarray, wires: Wires) -> np.ndarray:
-    """Column currents of a resistive crossbar with wires, by a dense nodal solve (reference)."""
-    rows, cols = g.shape
-    n = 2 * rows * cols
-    row_node = lambda i, j: i * cols + j  # noqa: E731
-    col_node = lambda i, j: rows * cols + i * cols + j  # noqa: E731
-    a = np.zeros((n, n))
-    b = np.zeros(n)
-
-    def link(p: int, q: int, conductance: float) -> None:
-        a[p, p] += conductance
-        a[q, q] += conductance
-        a[p, q] -= conductance
-        a[q, p] -= conductance
-
-    for i in range(rows):
-        a[row_node(i, 0), row_node(i, 0)] += 1 / wires.r_driver
-        b[row_node(i, 0)] += v[i] / wires.r_driver
-        for j in range(cols):
-            link(row_node(i, j), col_node(i, j), g[i, j])
-            if j + 1 < cols:
-                link(row_node(i, j), row_node(i, j + 1), 1 / wires.r_row)
-            if i + 1 < rows:
-                link(col_node(i, j), col_node(i + 1, j), 1 / wires.r_col)
-    for j in range(cols):
-        a[col_node(rows - 1, j), col_node(rows - 1, j)] += 1 / wires.r_sense
-    nodes = np.linalg.solve(a, b)
-    return np.array([nodes[col_node(rows - 1, j)] / wires.r_sense for j in range(cols)])
-
-
 def test_crossbar_wire_topology_matches_a_nodal_solve() -> None:
     rng = np.random.default_rng(2)
     g = rng.uniform(G_OFF, G_ON, size=(4, 3))
     v = rng.uniform(0.1, 0.5, size=4)
     wires = Wires(r_row=500.0, r_col=700.0, r_driver=300.0, r_sense=200.0)
     columns = crossbar_column_currents(g, v, 1.0, transistor=None, wires=wires)
-    np.testing.assert_allclose(columns, _nodal_reference(g, v, wires), rtol=1e-9)
+    np.testing.assert_allclose(columns, nodal_reference(g, v, wires), rtol=1e-9)
     assert np.all(columns < g.T @ v)  # IR drop only takes current away
 
 
