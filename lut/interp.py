@@ -16,7 +16,7 @@ import torch
 
 from neatxbar.lut.errors import LUTError
 from neatxbar.lut.schema import check_complete, open_lut
-from neatxbar.lut.separable import SeparableCell, fit_separable
+from neatxbar.lut.separable import SeparableCell, fit_separable, interval
 
 METHODS = ("linear", "pchip")
 EXTRAPOLATE = ("raise", "clamp")
@@ -48,14 +48,6 @@ def _pchip_end(h0: float, h1: float, m0: np.ndarray, m1: np.ndarray) -> np.ndarr
     d = np.where(np.sign(d) != np.sign(m0), 0.0, d)
     limit = (np.sign(m0) != np.sign(m1)) & (np.abs(d) > 3 * np.abs(m0))
     return np.where(limit, 3 * m0, d)
-
-
-def _locate(grid: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Interval index i (grid[i] <= x <= grid[i+1]) and the fraction t in [0, 1] within it."""
-    i = torch.searchsorted(grid, x.detach().contiguous(), right=True) - 1
-    i = i.clamp(0, grid.numel() - 2)
-    lo, hi = grid[i], grid[i + 1]
-    return i, (x - lo) / (hi - lo)
 
 
 @dataclass(frozen=True)
@@ -242,7 +234,7 @@ class CellLUT:
             x.clamp(grid[0], grid[-1]) for x, grid in zip((g, v_in, v_gate), grids, strict=True)
         )
         (ig, tg), (iv, tv), (im, tm) = (
-            _locate(grid, x) for grid, x in zip(grids, (g, v_in, v_gate), strict=True)
+            interval(grid, x) for grid, x in zip(grids, (g, v_in, v_gate), strict=True)
         )
         if method == "linear":
             along_v = self._linear_v(table, iv, tv)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -23,11 +21,6 @@ from neatxbar.spice import crossbar_column_currents_batch
 from neatxbar.spice.params import Wires
 
 SPICE_OPTIONS = {"reltol": 1e-6, "vntol": 1e-9}
-
-
-@pytest.fixture(scope="module")
-def lut(paper_lut_path: Path) -> CellLUT:
-    return CellLUT.load(paper_lut_path)
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -12,11 +10,6 @@ from neatxbar.characterize.spec import load_preset
 from neatxbar.lut import CellLUT, LUTError
 from neatxbar.mapping import Crossbar
 from neatxbar.spice import crossbar_column_currents
-
-
-@pytest.fixture(scope="module")
-def lut(paper_lut_path: Path) -> CellLUT:
-    return CellLUT.load(paper_lut_path)
 
 
 def _random(lut: CellLUT, rows: int, cols: int, n: int, seed: int) -> tuple:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from lut_factory import ideal, write_lut
 from torch import nn
 
 from neatxbar.characterize.config import ConfigError
@@ -30,16 +29,6 @@ T_READ = 10e-9
 def _gate(v_gate: float) -> torch.Tensor:
     # a float64 tensor, as the layers keep their gate voltages
     return torch.tensor(v_gate, dtype=torch.float64)
-
-
-@pytest.fixture(scope="module")
-def paper(paper_lut_path: Path) -> CellLUT:
-    return CellLUT.load(paper_lut_path)
-
-
-@pytest.fixture(scope="module")
-def linear_lut(tmp_path_factory: pytest.TempPathFactory) -> CellLUT:
-    return CellLUT.load(write_lut(tmp_path_factory.mktemp("lut") / "ideal.h5", ideal))
 
 
 def _linear(lut: CellLUT, n_in: int = 12, n_out: int = 5, **mapping: object) -> CrossbarLinear:

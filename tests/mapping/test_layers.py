@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from lut_factory import ideal, write_lut
 from torch import nn
 
 from neatxbar.characterize.config import ConfigError
@@ -21,17 +20,6 @@ def _net() -> nn.Module:
         nn.Conv2d(3, 6, 3, padding=1, stride=2), nn.ReLU(), nn.Conv2d(6, 4, 3, padding=1),
         nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 20), nn.ReLU(), nn.Linear(20, 5),
     ).double()  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def paper(paper_lut_path: Path) -> CellLUT:
-    return CellLUT.load(paper_lut_path)
-
-
-@pytest.fixture(scope="module")
-def linear_lut(tmp_path_factory: pytest.TempPathFactory) -> CellLUT:
-    """An ideal memristor with no transistor effect: I = G * V exactly."""
-    return CellLUT.load(write_lut(tmp_path_factory.mktemp("lut") / "ideal.h5", ideal))
 
 
 @pytest.mark.parametrize("path", ["fast", "exact"])

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from neatxbar.lut import CellLUT
 from neatxbar.mapping.vgate import data_driven, data_free
-
-
-@pytest.fixture(scope="module")
-def lut(paper_lut_path: Path) -> CellLUT:
-    return CellLUT.load(paper_lut_path)
 
 
 def test_data_free_picks_the_lowest_gate_voltage_that_covers_the_weights(lut: CellLUT) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
@@ -12,11 +10,6 @@ from neatxbar.characterize.config import ConfigError
 from neatxbar.lut import CellLUT
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.config import WireResistance
-
-
-@pytest.fixture(scope="module")
-def lut(paper_lut_path: Path) -> CellLUT:
-    return CellLUT.load(paper_lut_path)
 
 
 def _net() -> nn.Module:

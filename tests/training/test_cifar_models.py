@@ -19,11 +19,6 @@ from neatxbar.training.models import build_model
 from neatxbar.training.trainer import TrainConfig, train
 
 
-@pytest.fixture(scope="module")
-def lut(paper_lut_path: Path) -> CellLUT:
-    return CellLUT.load(paper_lut_path)
-
-
 @pytest.mark.parametrize(("name", "dataset"), [("resnet18", "cifar10"), ("vgg11", "cifar100")])
 def test_crossbar_twin_trains_two_steps(
     tmp_path: Path, lut: CellLUT, name: str, dataset: str

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
@@ -15,11 +13,6 @@ from neatxbar.training.data import load_dataset
 from neatxbar.training.models import build_model
 from neatxbar.training.neat import NeatConfig, bounds, gate_voltages, neat_train, weight_scales
 from neatxbar.training.trainer import TrainConfig, train
-
-
-@pytest.fixture(scope="module")
-def lut(paper_lut_path: Path) -> CellLUT:
-    return CellLUT.load(paper_lut_path)
 
 
 @pytest.fixture(scope="module")
