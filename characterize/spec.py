@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neatxbar.characterize.config import ConfigError, from_mapping, to_plain
+from neatxbar.core.config import ConfigError, from_mapping, to_plain
 from neatxbar.spice import Transistor
 from neatxbar.spice.params import check_options
 from neatxbar.spice.render import uniform_step

@@ -34,8 +34,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from neatxbar.characterize.config import ConfigError
 from neatxbar.characterize.spec import parse_spec
+from neatxbar.core.config import ConfigError
 from neatxbar.lut.errors import LUTError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.lut.schema import open_lut

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from neatxbar.core.files import new_figure, save_png, write_atomically
 from neatxbar.mapping.compare import CompareReport, CompareRow
-from neatxbar.mapping.files import new_figure, save_png, write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

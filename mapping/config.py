@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neatxbar.characterize.config import ConfigError, from_toml_file
+from neatxbar.core.config import ConfigError, from_toml_file
 
 PATHS = ("fast", "exact")
 INTERPOLATIONS = ("linear", "pchip")

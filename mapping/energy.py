@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neatxbar.characterize.config import ConfigError, from_toml_file
+from neatxbar.core.config import ConfigError, from_toml_file
 from neatxbar.lut.interp import CellLUT
 from neatxbar.lut.schema import open_lut
 from neatxbar.lut.separable import interval

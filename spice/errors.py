@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from neatxbar.core.errors import NeatError
+
 NGSPICE_INSTALL_HINT = (
     "install it with 'sudo apt-get install ngspice libngspice0 libngspice0-dev' "
     "(or run 'make install'), or point NGSPICE_LIBRARY_PATH at libngspice.so.0"
 )
 
 
-class SpiceError(RuntimeError):
+class SpiceError(NeatError, RuntimeError):
     """ngspice refused a netlist or failed to solve it.
 
     Parameters

@@ -2,46 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from importlib.resources import files
 
+from neatxbar.core.checks import check_number
+
 _MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def check_number(
-    name: str, value: float, *, positive: bool = False, nonnegative: bool = False
-) -> float:
-    """Return ``value`` as a float after checking it is a finite real number.
-
-    Parameters
-    ----------
-    name
-        The parameter's name, used in the error message.
-    value
-        The number to check.
-    positive, nonnegative
-        Also require ``value > 0`` or ``value >= 0``.
-
-    Raises
-    ------
-    ValueError
-        Naming ``name``, if ``value`` is not a finite number or breaks the sign requirement.
-    """
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    if positive and number <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    if nonnegative and number < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return number
 
 
 def available_models() -> tuple[str, ...]:

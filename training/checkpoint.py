@@ -19,10 +19,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from neatxbar.core.errors import NeatError
+
 FORMAT = "neat-checkpoint/1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(NeatError, ValueError):
     """A file that is not a checkpoint of this toolkit (or a plain state_dict) or is damaged."""
 
 

@@ -35,6 +35,8 @@ import torch
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
+from neatxbar.core.errors import NeatError
+
 DATASETS = ("digits", "cifar10", "cifar100")
 
 #: Per-channel (R, G, B) mean and std of the CIFAR training images, pixel values in [0, 1].
@@ -51,7 +53,7 @@ CIFAR_PAGE = "https://www.cs.toronto.edu/~kriz/cifar.html"
 CROP_PADDING = 4
 
 
-class DatasetError(ValueError):
+class DatasetError(NeatError, ValueError):
     """A dataset is unknown, missing, damaged or could not be downloaded; the message says how to
     get it."""
 

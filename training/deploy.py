@@ -43,11 +43,11 @@ from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from neatxbar.core.files import new_figure, save_png, write_atomically
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.convert import crossbar_layers, describe
 from neatxbar.mapping.energy import EnergyConfig, EnergyReport, LayerEnergy, model_energy
-from neatxbar.mapping.files import new_figure, save_png, write_atomically
 from neatxbar.mapping.vgate import data_free
 from neatxbar.training.data import load_dataset
 from neatxbar.training.neat import bounds, gate_voltages, linear_share

@@ -20,13 +20,13 @@ import torch
 from torch import nn
 from torch.utils.data import Subset
 
-from neatxbar.characterize.config import ConfigError, from_toml_file, to_plain
 from neatxbar.characterize.runner import characterize
 from neatxbar.characterize.spec import load_preset
+from neatxbar.core.config import ConfigError, from_toml_file, to_plain
+from neatxbar.core.files import new_figure, save_png, write_text
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, WireResistance, convert
 from neatxbar.mapping.energy import EnergyConfig, model_energy
-from neatxbar.mapping.files import new_figure, save_png, write_text
 from neatxbar.mapping.vgate import data_driven, data_free
 from neatxbar.training.checkpoint import save_checkpoint
 from neatxbar.training.data import load_dataset

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from neatxbar.characterize.config import ConfigError
+from neatxbar.core.config import ConfigError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.convert import crossbar_layers

@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
-from neatxbar.characterize.config import ConfigError
+from neatxbar.core.config import ConfigError
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine", "step")

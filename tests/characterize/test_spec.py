@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from neatxbar.characterize.config import ConfigError
 from neatxbar.characterize.spec import load_preset, load_spec, parse_spec, preset_names
+from neatxbar.core.config import ConfigError
 
 BASE = """
 name = "t"

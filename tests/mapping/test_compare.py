@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from neatxbar.characterize.config import ConfigError
 from neatxbar.cli.main import cli
+from neatxbar.core.config import ConfigError
 from neatxbar.lut import CellLUT, LUTError
 from neatxbar.mapping import Crossbar
 from neatxbar.mapping.compare import (

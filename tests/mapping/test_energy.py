@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from neatxbar.characterize.config import ConfigError
+from neatxbar.core.config import ConfigError
 from neatxbar.lut import CellLUT, LUTError
 from neatxbar.mapping import CrossbarConv2d, CrossbarLinear, MappingConfig, convert
 from neatxbar.mapping.energy import (

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from neatxbar.characterize.config import ConfigError
+from neatxbar.core.config import ConfigError
 from neatxbar.lut import CellLUT, LUTError
 from neatxbar.mapping import CrossbarConv2d, CrossbarLinear, MappingConfig, convert, describe
 from neatxbar.mapping.quantize import quantize_symmetric, quantize_unit

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from neatxbar.characterize.config import ConfigError
+from neatxbar.core.config import ConfigError
 from neatxbar.lut import CellLUT
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.config import WireResistance

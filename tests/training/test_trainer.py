@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from neatxbar.characterize.config import ConfigError
+from neatxbar.core.config import ConfigError
 from neatxbar.training.data import DatasetSplits, load_dataset
 from neatxbar.training.models import build_model
 from neatxbar.training.trainer import History, TrainConfig, evaluate, loader, train

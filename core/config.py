@@ -14,11 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from neatxbar.core.errors import ConfigError
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A configuration value or key is wrong; the message names the key."""
 
 
 def _is_dataclass_type(tp: object) -> bool:

@@ -1,0 +1,7 @@
+"""The bottom floor: what every other floor shares, torch-free.
+
+- :mod:`neatxbar.core.errors`: the toolkit's error root and the configuration error.
+- :mod:`neatxbar.core.checks`: number checks (finite, in range) where values enter.
+- :mod:`neatxbar.core.config`: TOML tables to typed, frozen dataclasses.
+- :mod:`neatxbar.core.files`: atomic file writing and PNG figures.
+"""
