@@ -18,6 +18,7 @@ programmed as G = G_min + f * (G_max - G_min) on one column of a differential pa
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,8 @@ import h5py
 import numpy as np
 
 from neatxbar.characterize.spec import METRICS
-from neatxbar.lut.schema import check_complete, open_lut, replace_atomically
+from neatxbar.core.checks import check_number
+from neatxbar.lut.schema import Grids, open_lut, read_lut, replace_atomically
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,8 @@ def fit_linear_region(
     metric: str = "ideal",
 ) -> LinearRegion:
     """Linear-region bounds of a LUT (see the module docstring for the definitions)."""
-    if not 0 < tolerance < 1:
+    tolerance = check_number("tolerance", tolerance, positive=True, high=1.0)
+    if tolerance >= 1:
         raise ValueError(f"tolerance must be a fraction in (0, 1), got {tolerance}")
     g = np.asarray(g_siemens, float)
     worst = deviation(current, g, v_in, metric).max(axis=1)  # (n_g, n_vg)
@@ -114,27 +117,50 @@ def fit_linear_region(
     return LinearRegion(tolerance, metric, worst, g_max, w_max, crossing)
 
 
-def fit_file(path: Path, tolerance: float | None = None, metric: str | None = None) -> LinearRegion:
-    """Fit a complete LUT file and write ``linear_region/`` into it (copy, write, rename).
+def compute_fit(
+    path: Path, tolerance: float | None = None, metric: str | None = None
+) -> tuple[LinearRegion, Grids]:
+    """Check a complete LUT file and compute its linear region; the file is not changed.
 
     ``tolerance`` and ``metric`` default to the file's ``tolerance`` attribute and ``"ideal"``
-    (or the metric of an earlier fit).
+    (or the metric of an earlier fit). Returns the region and the file's grids.
     """
-    path = Path(path)
-    check_complete(path)
-    with open_lut(path) as f:
-        tolerance = float(f.attrs["tolerance"]) if tolerance is None else tolerance
-        if metric is None:
-            earlier = f["linear_region"].attrs if "linear_region" in f else {}
-            metric = str(earlier.get("metric", "ideal"))
-        region = fit_linear_region(
-            f["current"][()], f["grid/conductance"][()], f["grid/v_in"][()], tolerance, metric
-        )
-    tmp = path.with_name(path.name + ".fit.tmp")
-    shutil.copyfile(path, tmp)
-    with open_lut(tmp, "r+") as f:
-        write_linear_region(f, region)
-    replace_atomically(tmp, path)
+    lut = read_lut(Path(path))
+    tolerance = lut.tolerance if tolerance is None else tolerance
+    if metric is None:
+        earlier = lut.region.metric if lut.region is not None else None
+        metric = earlier or "ideal"
+    region = fit_linear_region(
+        lut.current, lut.grids.conductance, lut.grids.v_in, tolerance, metric
+    )
+    return region, lut.grids
+
+
+def write_fit(path: Path, region: LinearRegion) -> Path:
+    """Write ``linear_region/`` into the LUT at ``path``: copy, write, rename.
+
+    A symbolic link is followed: its target is replaced (atomically) and the link stays. Returns
+    the file written. On failure the file is unchanged and the copy is removed.
+    """
+    target = Path(os.path.realpath(path))
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.fit.tmp")
+    try:
+        shutil.copyfile(target, tmp)
+        shutil.copymode(target, tmp)
+        with open_lut(tmp, "r+") as f:
+            write_linear_region(f, region)
+        replace_atomically(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def fit_file(path: Path, tolerance: float | None = None, metric: str | None = None) -> LinearRegion:
+    """Fit a complete LUT file and write ``linear_region/`` into it (:func:`compute_fit`, then
+    :func:`write_fit`)."""
+    region, _ = compute_fit(path, tolerance, metric)
+    write_fit(path, region)
     return region
 
 

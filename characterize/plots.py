@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from neatxbar.characterize.calibrate import PAPER_CUTOFFS_S, PAPER_NO_CUTOFF_V
 from neatxbar.characterize.fit import deviation
+from neatxbar.core.outputs import OutputFolder
 from neatxbar.lut.errors import LUTError
 from neatxbar.lut.schema import check_complete, open_lut
 
@@ -33,6 +34,8 @@ N_HEATMAP_GATES = 6
 MICRO = 1e6
 V_GATE, V_IN, G_MAX = r"$V_\mathrm{gate}$", r"$V_\mathrm{in}$", r"$g_\mathrm{max}$"
 DEVIATION_FLOOR_PCT = 1e-3  # lower end of the log colour scale (%), for deviations of ~0
+FIGURES = ("iv_curves", "g_max_vs_vgate", "deviation_heatmaps")
+FILES = tuple(f"{name}.{ext}" for name in FIGURES for ext in ("png", "pdf"))
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,9 @@ def plot_lut(
     """Draw the characterization figures of a complete, fitted LUT as PNG and PDF.
 
     Writes ``iv_curves``, ``g_max_vs_vgate`` and ``deviation_heatmaps``, each as ``.png``
-    (150 dpi) and ``.pdf``, into ``out_dir`` (created if missing).
+    (150 dpi) and ``.pdf``, into ``out_dir`` (created if missing), committed together
+    (:class:`~neatxbar.core.outputs.OutputFolder`): a failure changes no file there, and only
+    files an earlier run wrote are replaced.
 
     Parameters
     ----------
@@ -76,17 +81,23 @@ def plot_lut(
     ------
     LUTError
         The file is missing, not a LUT, incomplete, or not fitted; the message says which.
+    OutputError
+        An output would replace the LUT or a file neat-xbar did not write, or ``out_dir`` is a
+        file.
     """
+    folder = OutputFolder(out_dir, inputs=(lut_path,))
+    folder.check(FILES)
     table = _read(Path(lut_path))
     g_index = _pick_conductances(table.g, conductances_us)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     figures = {
         "iv_curves": _iv_curves(table, g_index),
         "g_max_vs_vgate": _g_max_vs_vgate(table),
         "deviation_heatmaps": _deviation_heatmaps(table),
     }
-    return [path for name, fig in figures.items() for path in _save(fig, out_dir / name)]
+    with folder.staging() as stage:
+        for name, fig in figures.items():
+            _save(fig, stage.file(f"{name}.png"), stage.file(f"{name}.pdf"))
+    return [folder.path / name for name in FILES]
 
 
 def _read(path: Path) -> _Table:
@@ -329,10 +340,8 @@ def _figure(figsize: tuple[float, float]) -> Figure:
     return fig
 
 
-def _save(fig: Figure, stem: Path) -> list[Path]:
-    """Write ``stem.png`` (150 dpi) and ``stem.pdf``, then clear the figure."""
-    paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    fig.savefig(paths[0], dpi=DPI)
-    fig.savefig(paths[1], metadata={"CreationDate": None})
+def _save(fig: Figure, png: Path, pdf: Path) -> None:
+    """Write ``png`` (150 dpi) and ``pdf``, then clear the figure."""
+    fig.savefig(png, dpi=DPI)
+    fig.savefig(pdf, metadata={"CreationDate": None})
     fig.clear()
-    return paths

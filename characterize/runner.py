@@ -6,12 +6,30 @@ The conductance grid is cut into chunks of ``spec.chunk_size``; each chunk is on
 process. Each finished chunk is written to ``<out>.partial`` at once; a killed run, started again,
 runs only what is missing. When every point is solved, the linear region and the read energy are
 added and the file is renamed to ``<out>``: a file at ``<out>`` is always complete.
+
+Safety: the spec is validated (every number, every size, the model card) before any file is
+written. A run holds ``<out>.lock`` (an advisory ``flock``, removed at the end) so a second run on
+the same output stops at once with "locked by another run". Ctrl-C stops the run after the
+current ngspice call (the finished chunks stay in the ``.partial``; see
+``neatxbar.spice.session``). Pool workers ignore Ctrl-C (the parent stops them) and die with
+their parent (``PR_SET_PDEATHSIG`` on Linux, else a thread watching the parent).
+
+Test hook: with the environment variables ``NEAT_TEST_HOLD_AFTER_CHUNK=k`` and
+``NEAT_TEST_HOLD_FILE=<path>``, the runner, right after writing its k-th chunk of this run, creates
+``<path>`` and waits until that file is removed. Tests use it to act (send a signal, start a second
+run) while a run is provably in the middle. Not for users.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import fcntl
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
@@ -162,6 +180,56 @@ def partial_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial")
 
 
+def lock_path(out: Path) -> Path:
+    """The lock file a run on ``out`` holds."""
+    return out.with_name(out.name + ".lock")
+
+
+@contextlib.contextmanager
+def _run_lock(out: Path) -> Iterator[None]:
+    """Hold ``<out>.lock`` (an exclusive ``flock``) for the whole run; remove it at the end.
+
+    Raises
+    ------
+    LUTError
+        Another run holds it.
+    """
+    path = lock_path(out)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise LUTError(
+                f"{out} is locked by another run (lock file {path}); wait for that run to "
+                "finish, or choose another --out"
+            ) from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder removed the file after we opened it: take the new one
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.close(fd)
+
+
+def _hold_for_tests(chunks_written: int) -> None:
+    """The test hook of the module docstring (does nothing unless both variables are set)."""
+    at, hold = os.environ.get("NEAT_TEST_HOLD_AFTER_CHUNK"), os.environ.get("NEAT_TEST_HOLD_FILE")
+    if not at or not hold or str(chunks_written) != at.strip():
+        return
+    Path(hold).write_text(str(os.getpid()))
+    while os.path.exists(hold):
+        time.sleep(0.01)
+
+
 def _check_same_spec(path: Path, sha: str) -> None:
     with open_lut(path) as f:
         check_attrs_and_grids(f, path)
@@ -205,6 +273,22 @@ def _new_file(path: Path, spec: SweepSpec, spec_text: str, sha: str) -> None:
     replace_atomically(tmp, path)
 
 
+def _nothing_solved(path: Path) -> bool:
+    """Whether ``path`` is a LUT file of this schema without a single solved point (a run that
+    failed before its first chunk): nothing in it is worth keeping. A file that does not open
+    or check is not judged here (the caller's check reports it)."""
+    try:
+        with open_lut(path) as f:
+            check_attrs_and_grids(f, path)
+            status = f["status"]
+            return not any(
+                bool(np.any(status[start : start + 64] == SOLVED))
+                for start in range(0, status.shape[0], 64)
+            )
+    except LUTError:
+        return False
+
+
 def _pending_jobs(path: Path, spec: SweepSpec) -> list[ChunkJob]:
     with open_lut(path) as f:
         status = f["status"][()]
@@ -220,6 +304,50 @@ def _pending_jobs(path: Path, spec: SweepSpec) -> list[ChunkJob]:
     return jobs
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+def _init_worker(parent: int) -> None:
+    """Initializer of the default pool's workers: Ctrl-C is the parent's to handle (a terminal
+    sends it to the whole process group), and a worker dies with its parent, even a killed one."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    armed = False
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    if not armed:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the watch was armed
+        os._exit(1)
+
+
+@contextlib.contextmanager
+def _workers_ignore_sigint(own: bool) -> Iterator[None]:
+    """Start the default pool's workers with SIGINT ignored from their first instruction.
+
+    A spawned worker imports the package before its initializer runs; a terminal's Ctrl-C (sent
+    to the whole process group) landing then would print a traceback per worker. An ignored
+    signal stays ignored across ``exec`` and Python keeps it so, hence SIGINT is ignored in the
+    parent while the pool starts its processes (a few milliseconds: the workers are launched
+    by the first submissions and do not wait for each other's start-up).
+    """
+    if not own or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _results(
     jobs: list[ChunkJob], workers: int, executor: Executor | None
 ) -> Iterator[ChunkResult]:
@@ -229,9 +357,15 @@ def _results(
             yield run_chunk(job)
         return
     own = executor is None
-    if own:
-        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    futures: list[Future] = [executor.submit(run_chunk, job) for job in jobs]
+    with _workers_ignore_sigint(own):
+        if own:
+            executor = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(os.getpid(),),
+            )
+        futures: list[Future] = [executor.submit(run_chunk, job) for job in jobs]
     try:
         for future in as_completed(futures):
             yield future.result()
@@ -294,19 +428,37 @@ def characterize(
     started = time.perf_counter()
     out = Path(out)
     partial = partial_path(out)
+    spec.validate()  # every number, size and the card, before any file is written
     sha = spec.sha256()
     total = int(np.prod([spec.conductance.num, spec.v_in.num, spec.v_gate.num]))
-    if overwrite:
-        for path in (out, partial):
-            path.unlink(missing_ok=True)
-    if out.exists():
-        _check_same_spec(out, sha)
-        return CharacterizeReport(out, True, total, up_to_date=True)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if partial.exists():
-        _check_same_spec(partial, sha)
-    else:
-        _new_file(partial, spec, spec_text, sha)
+    with _run_lock(out):
+        if overwrite:
+            for path in (out, partial):
+                path.unlink(missing_ok=True)
+        if out.exists():
+            _check_same_spec(out, sha)
+            return CharacterizeReport(out, True, total, up_to_date=True)
+        if partial.exists() and _nothing_solved(partial):
+            partial.unlink()  # nothing solved in it (e.g. a run that failed at once): start anew
+        if partial.exists():
+            _check_same_spec(partial, sha)
+        else:
+            _new_file(partial, spec, spec_text, sha)
+        return _run(spec, out, partial, total, workers, executor, progress, started)
+
+
+def _run(
+    spec: SweepSpec,
+    out: Path,
+    partial: Path,
+    total: int,
+    workers: int | None,
+    executor: Executor | None,
+    progress: bool,
+    started: float,
+) -> CharacterizeReport:
+    """Run the pending chunks of ``partial``, then finish it into ``out`` if all solved."""
     jobs = _pending_jobs(partial, spec)
     points = sum((j.stop - j.start) * j.v_in.size * j.v_gate.size for j in jobs)
     if workers is None:
@@ -322,10 +474,13 @@ def characterize(
             desc=f"characterize {spec.name}",
         ) as bar,
     ):
-        for result in _results(jobs, min(workers, max(len(jobs), 1)), executor):
+        for written, result in enumerate(
+            _results(jobs, min(workers, max(len(jobs), 1)), executor), start=1
+        ):
             write_block(f, slice(result.start, result.stop), result.current, result.status)
             retried += result.retried
             bar.update(result.status.size)
+            _hold_for_tests(written)
         status = f["status"][()]
         failed = int(np.sum(status == FAILED))
         examples = [

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neatxbar.core.checks import check_integer, check_number
 from neatxbar.core.config import ConfigError, from_mapping, to_plain
 from neatxbar.spice import Transistor
 from neatxbar.spice.params import check_options
@@ -25,6 +26,21 @@ from neatxbar.spice.render import uniform_step
 from neatxbar.spice.templates import read_template
 
 METRICS = ("ideal", "fit")
+
+#: Physical ranges the spec's numbers must lie in (checked where a spec enters, in
+#: :meth:`SweepSpec.validate`): voltages (V), memristor resistances (ohm), read time (s).
+VOLTAGE_LIMIT_V = 5.0
+RESISTANCE_RANGE_OHM = (1.0, 1e12)
+READ_TIME_RANGE_S = (1e-15, 1.0)
+#: Points per grid axis, chunk size (conductances per ngspice run).
+MAX_AXIS_POINTS = 100_000
+MAX_CHUNK_SIZE = 4096
+#: The most points in one LUT: its ``current`` and ``status`` take 9 bytes per point on disk
+#: (about 180 MB here) and fitting and the read energy hold a few float64 copies in memory.
+MAX_POINTS = 20_000_000
+#: The most points in one ngspice run (chunk_size x n_v_in x n_v_gate): ngspice keeps every
+#: node's vector in memory.
+MAX_CHUNK_POINTS = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -65,9 +81,13 @@ class TransistorSpec:
     model_params: dict[str, float] = field(default_factory=dict)
     card_file: str | None = None
 
-    def to_transistor(self, base_dir: Path | None = None) -> Transistor:
+    def to_transistor(
+        self, base_dir: Path | None = None, card_text: str | None = None
+    ) -> Transistor:
         card = self.card_file
-        if card is not None and base_dir is not None and not Path(card).is_absolute():
+        if card_text is not None:
+            card = None  # a stored card replaces the file the spec names
+        elif card is not None and base_dir is not None and not Path(card).is_absolute():
             card = str(base_dir / card)
         return Transistor(
             model=self.model,
@@ -75,6 +95,7 @@ class TransistorSpec:
             l_m=self.l_m,
             model_params=tuple(sorted(self.model_params.items())),
             card_file=card,
+            card_text=card_text,
         )
 
 
@@ -113,6 +134,7 @@ class SweepSpec:
     transistor: TransistorSpec = field(default_factory=TransistorSpec)
     ngspice: dict[str, float] = field(default_factory=dict)
     base_dir: str | None = field(default=None, compare=False, repr=False)
+    card_text: str | None = field(default=None, compare=False, repr=False)
 
     def validate(self) -> SweepSpec:
         """Raise :class:`ConfigError` naming the first bad key; return self."""
@@ -125,42 +147,61 @@ class SweepSpec:
         return self
 
     def _validate(self) -> None:
-        if not 0 < self.tolerance < 1:
+        """Check every number (finite, in its physical range) and the sizes, before any file."""
+        check_number("tolerance", self.tolerance, positive=True)
+        if not self.tolerance < 1:
             raise ConfigError(f"tolerance must be a fraction in (0, 1), got {self.tolerance}")
         if self.metric not in METRICS:
             raise ConfigError(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
-        if self.read_time_s <= 0:
-            raise ConfigError(f"read_time_s must be > 0, got {self.read_time_s}")
-        if self.chunk_size < 1:
-            raise ConfigError(f"chunk_size must be >= 1, got {self.chunk_size}")
+        low, high = READ_TIME_RANGE_S
+        check_number("read_time_s (s)", self.read_time_s, low=low, high=high)
+        check_integer("chunk_size", self.chunk_size, low=1, high=MAX_CHUNK_SIZE)
         m = self.memristor
-        if not 0 < m.r_on_ohm < m.r_off_ohm:
+        low, high = RESISTANCE_RANGE_OHM
+        check_number("memristor.r_on_ohm (ohm)", m.r_on_ohm, low=low, high=high)
+        check_number("memristor.r_off_ohm (ohm)", m.r_off_ohm, low=low, high=high)
+        if not m.r_on_ohm < m.r_off_ohm:
             raise ConfigError(
                 "memristor.r_on_ohm and memristor.r_off_ohm must satisfy 0 < r_on_ohm < r_off_ohm"
             )
-        if self.conductance.num < 2:
-            raise ConfigError(f"conductance.num must be >= 2, got {self.conductance.num}")
+        check_integer("conductance.num", self.conductance.num, low=2, high=MAX_AXIS_POINTS)
         if self.conductance.spacing not in ("linear", "log"):
             raise ConfigError(
                 f"conductance.spacing must be 'linear' or 'log', got {self.conductance.spacing!r}"
             )
         for key in ("v_in", "v_gate"):
             grid: VoltageGrid = getattr(self, key)
-            if grid.num < 1:
-                raise ConfigError(f"{key}.num must be >= 1, got {grid.num}")
-            if grid.num > 1 and grid.stop_v <= grid.start_v:
+            # Two points at least: the LUT's interpolation and the linear-region fit need them.
+            check_integer(f"{key}.num", grid.num, low=2, high=MAX_AXIS_POINTS)
+            check_number(f"{key}.start_v (V)", grid.start_v, low=0.0, high=VOLTAGE_LIMIT_V)
+            check_number(f"{key}.stop_v (V)", grid.stop_v, low=0.0, high=VOLTAGE_LIMIT_V)
+            if grid.stop_v <= grid.start_v:
                 raise ConfigError(f"{key}: stop_v must exceed start_v (an increasing grid)")
-            if grid.start_v < 0:
-                raise ConfigError(f"{key}.start_v must be >= 0 V, got {grid.start_v}")
             uniform_step(key, grid.values())
-        if self.v_in.num < 2 or self.v_in.stop_v <= 0:
-            raise ConfigError("v_in must have at least 2 points and reach above 0 V")
+        self._check_sizes()
         self.cell_transistor().validate()
         check_options(self.ngspice)
 
+    def _check_sizes(self) -> None:
+        """Refuse a LUT or an ngspice run too large to hold, before anything is allocated."""
+        points = self.conductance.num * self.v_in.num * self.v_gate.num
+        if points > MAX_POINTS:
+            raise ConfigError(
+                f"the grid has {points:,} points (conductance.num x v_in.num x v_gate.num), "
+                f"more than the limit of {MAX_POINTS:,} ({9 * MAX_POINTS / 1e6:.0f} MB of "
+                "current and status); use fewer points, or split the range into several specs "
+                "(e.g. memristor.r_on_ohm/r_off_ohm or v_gate ranges) and characterize each"
+            )
+        chunk = min(self.chunk_size, self.conductance.num) * self.v_in.num * self.v_gate.num
+        if chunk > MAX_CHUNK_POINTS:
+            raise ConfigError(
+                f"one ngspice run would solve {chunk:,} points (chunk_size x v_in.num x "
+                f"v_gate.num), more than the limit of {MAX_CHUNK_POINTS:,}; lower chunk_size"
+            )
+
     def cell_transistor(self) -> Transistor:
         base = Path(self.base_dir) if self.base_dir else None
-        return self.transistor.to_transistor(base)
+        return self.transistor.to_transistor(base, self.card_text)
 
     @cached_property
     def conductances(self) -> np.ndarray:
@@ -171,9 +212,10 @@ class SweepSpec:
         return np.linspace(g_min, g_max, self.conductance.num)
 
     def plain(self) -> dict:
-        """The spec as plain data (no ``base_dir``), for JSON and hashing."""
+        """The spec as plain data (no ``base_dir``, no stored card), for JSON and hashing."""
         data = to_plain(self)
         data.pop("base_dir")
+        data.pop("card_text")
         return data
 
     def sha256(self) -> str:
@@ -183,7 +225,9 @@ class SweepSpec:
         edit of the model card file.
         """
         transistor = self.cell_transistor()
-        if transistor.card_file is None:
+        if transistor.card_text is not None:
+            card = transistor.card_text
+        elif transistor.card_file is None:
             card = read_template(f"{transistor.model}.lib")
         else:
             card = Path(transistor.card_file).read_text(encoding="utf-8")
@@ -207,17 +251,32 @@ def load_spec(path: Path | str) -> tuple[SweepSpec, str]:
     return parse_spec(text, base_dir=path.parent), text
 
 
-def parse_spec(text: str, base_dir: Path | None = None) -> SweepSpec:
-    """Parse TOML text into a validated :class:`SweepSpec` (relative card paths from base_dir)."""
+def parse_spec(text: str, base_dir: Path | None = None, card_text: str | None = None) -> SweepSpec:
+    """Parse TOML text into a validated :class:`SweepSpec`.
+
+    Parameters
+    ----------
+    text
+        The spec's TOML.
+    base_dir
+        Folder that relative ``transistor.card_file`` paths start from.
+    card_text
+        A model card to use instead of the spec's own (e.g. the card stored in a LUT, whose spec
+        may name a file that is not there, or not the card): ``transistor.card_file`` is then
+        ignored and never opened, and the card passes the same gate as a card file.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"spec is not valid TOML: {error}") from None
-    if "base_dir" in data:
-        raise ConfigError("unknown key base_dir")
+    for key in ("base_dir", "card_text"):
+        if key in data:
+            raise ConfigError(f"unknown key {key}")
     spec = from_mapping(SweepSpec, data)
     if base_dir is not None:
         spec = dataclasses.replace(spec, base_dir=str(base_dir))
+    if card_text is not None:
+        spec = dataclasses.replace(spec, card_text=card_text)
     return spec.validate()
 
 

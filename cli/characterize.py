@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -10,11 +9,11 @@ from pathlib import Path
 import click
 
 from neatxbar.characterize.calibrate import PAPER_CUTOFFS_S, PAPER_NO_CUTOFF_V, calibrate
-from neatxbar.characterize.fit import LinearRegion, fit_file
+from neatxbar.characterize.fit import LinearRegion, compute_fit, write_fit
 from neatxbar.characterize.runner import characterize, partial_path
 from neatxbar.characterize.spec import SweepSpec, load_preset, load_spec
 from neatxbar.cli.errors import UserError, user_errors
-from neatxbar.lut.schema import open_lut
+from neatxbar.core.jsonout import dumps_strict
 
 
 def _load(preset: str | None, spec_file: str | None) -> tuple[SweepSpec, str]:
@@ -50,17 +49,22 @@ def region_rows(region: LinearRegion, v_gate: list[float]) -> list[dict[str, obj
     ]
 
 
-def print_region(region: LinearRegion, v_gate: list[float]) -> None:
-    click.echo(f"linear region: tolerance {region.tolerance:.2%}, metric {region.metric!r}")
-    click.echo(
+def region_text(region: LinearRegion, v_gate: list[float]) -> str:
+    lines = [
+        f"linear region: tolerance {region.tolerance:.2%}, metric {region.metric!r}",
         f"{'V_gate (V)':>10} {'g_max (uS)':>11} {'w_max':>6} {'cut-off (uS)':>13} "
-        f"{'paper (uS, reported)':>21}"
-    )
+        f"{'paper (uS, reported)':>21}",
+    ]
     for row in region_rows(region, v_gate):
-        click.echo(
+        lines.append(
             f"{row['v_gate_v']:>10.2f} {row['g_max_s'] * 1e6:>11.2f} {row['w_max']:>6.3f} "
             f"{_micro(row['crossing_s']):>13} {row['paper_reported_us']:>21}"
         )
+    return "\n".join(lines)
+
+
+def print_region(region: LinearRegion, v_gate: list[float]) -> None:
+    click.echo(region_text(region, v_gate))
 
 
 @click.group("characterize", invoke_without_command=True)
@@ -145,7 +149,7 @@ def characterize_command(
     if report.region is not None:
         summary["linear_region"] = region_rows(report.region, spec.v_gate.values().tolist())
     if as_json:
-        click.echo(json.dumps(summary, indent=2))
+        click.echo(dumps_strict(summary, indent=2))
     elif report.up_to_date:
         click.echo(f"{path}: up to date (same spec); nothing to run")
     elif report.complete:
@@ -200,19 +204,23 @@ def calibrate_command(preset: str | None, spec_file: str | None) -> None:
 @click.option("--metric", type=click.Choice(["ideal", "fit"]), help="Deviation metric [ideal].")
 @click.option("--json", "as_json", is_flag=True, help="Print the bounds as JSON.")
 def fit_command(lut: str, tolerance: float | None, metric: str | None, as_json: bool) -> None:
-    """Compute linear-region bounds (g_max, w_max per V_gate) and write them into LUT."""
+    """Compute linear-region bounds (g_max, w_max per V_gate) and write them into LUT.
+
+    A symbolic link LUT is followed (its target is rewritten, the link stays). In --json
+    output a cut-off of "none" (crossing_s = inf) is null.
+    """
     with user_errors():
-        region = fit_file(Path(lut), tolerance, metric)
-        with open_lut(Path(lut)) as f:
-            v_gate = f["grid/v_gate"][()].tolist()
-    if as_json:
-        payload = {
-            "tolerance": region.tolerance,
-            "metric": region.metric,
-            "rows": region_rows(region, v_gate),
-        }
-        click.echo(
-            json.dumps(payload, indent=2, allow_nan=False, default=str).replace("Infinity", '"inf"')
-        )
-    else:
-        print_region(region, v_gate)
+        region, grids = compute_fit(Path(lut), tolerance, metric)
+        v_gate = grids.v_gate.tolist()
+        # everything rendered before the file is touched: a failure changes nothing
+        if as_json:
+            payload = {
+                "tolerance": region.tolerance,
+                "metric": region.metric,
+                "rows": region_rows(region, v_gate),
+            }
+            text = dumps_strict(payload, indent=2)
+        else:
+            text = region_text(region, v_gate)
+        write_fit(Path(lut), region)
+    click.echo(text)

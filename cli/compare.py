@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from neatxbar.cli.errors import user_errors
+from neatxbar.core.jsonout import dumps_strict
+from neatxbar.core.outputs import OutputFolder
 from neatxbar.mapping.compare import CompareConfig, CompareReport, compare
+from neatxbar.mapping.compare_report import FILES
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -78,7 +80,8 @@ def print_table(report: CompareReport) -> None:
     type=click.Path(file_okay=False),
     default="reports/compare",
     show_default=True,
-    help="Folder for compare.json, compare.csv and the figures.",
+    help="Folder for compare.json, compare.csv and the figures; of its files, only those an "
+    "earlier run wrote are replaced.",
 )
 @click.option(
     "--wires",
@@ -104,6 +107,8 @@ def compare_command(
 ) -> None:
     """Solve whole crossbars in ngspice and compare their column currents with the emulation."""
     with user_errors():
+        # before any work: no output may replace the LUT or a file neat-xbar did not write
+        OutputFolder(out, inputs=(lut,)).check(FILES)
         config = CompareConfig(
             sizes=parse_sizes(sizes),
             v_gate=v_gate,
@@ -114,7 +119,7 @@ def compare_command(
         )
         report = compare(Path(lut), config, out_dir=Path(out), progress=progress)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+        click.echo(dumps_strict(report.to_dict(), indent=2))
         return
     print_table(report)
     click.echo("wrote " + ", ".join(str(path) for path in report.files))

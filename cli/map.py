@@ -6,28 +6,32 @@ JSON). The same click command is the ``neat`` group's ``map`` and the ``neat-map
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from neatxbar.cli.errors import UserError, user_errors
+from neatxbar.cli.errors import NeatCommand, UserError, user_errors
+from neatxbar.core.jsonout import dumps_strict
 
 
 def parse_v_gate(text: str | None) -> float | str | None:
-    """``--vgate``: a number of volts or ``auto``."""
+    """``--vgate``: a number of volts (checked by ``check_v_gate``: finite, in (0, 5] V) or
+    ``auto``."""
+    from neatxbar.mapping.config import check_v_gate
+
     if text is None:
         return None
     if text.strip().lower() == "auto":
         return "auto"
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise UserError(
             f"--vgate {text!r}: give a gate voltage in volts (e.g. 0.8) or 'auto'"
         ) from None
+    with user_errors():
+        return check_v_gate("--vgate", value)
 
 
-@click.command("map", context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("map", cls=NeatCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--checkpoint",
     required=True,
@@ -73,11 +77,18 @@ def parse_v_gate(text: str | None) -> float | str | None:
     help="Test inputs the energy per inference is averaged over.",
 )
 @click.option(
+    "--samples",
+    type=int,
+    help="Evaluate on the first N test samples only (accuracy and energy; N >= 1) [all]. "
+    "Wired mappings solve a circuit per input: this bounds their time.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False),
     default="reports/map",
     show_default=True,
-    help="Folder for summary.json, layers.csv and the figures.",
+    help="Folder for summary.json, layers.csv and the figures; of its files, only those an "
+    "earlier run wrote are replaced.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
@@ -93,6 +104,7 @@ def map_command(
     config: str | None,
     coverage: float,
     energy_samples: int,
+    samples: int | None,
     out: str,
     as_json: bool,
     progress: bool,
@@ -103,13 +115,16 @@ def map_command(
     crossbar accuracy, the share of each layer's weights in the linear region, the fast path's K and
     the energy per inference against every layer at 1.0 V. Also installed as neat-map.
     """
+    from neatxbar.core.outputs import OutputFolder
     from neatxbar.mapping import MappingConfig
-    from neatxbar.training.deploy import deploy, load_gate_file
+    from neatxbar.training.deploy import FILES, deploy, load_gate_file
 
     if vgate is not None and vgate_per_layer is not None:
         raise UserError("give --vgate or --vgate-per-layer, not both")
     v_gate = parse_v_gate(vgate)
     with user_errors():
+        # before any work: no output may replace an input or a file neat-xbar did not write
+        OutputFolder(out, inputs=(checkpoint, lut, vgate_per_layer, config)).check(FILES)
         if vgate_per_layer is not None:
             v_gate = load_gate_file(vgate_per_layer)
         mapping = MappingConfig.from_toml(config) if config else MappingConfig()
@@ -124,11 +139,12 @@ def map_command(
             mapping=mapping,
             coverage=coverage,
             energy_samples=energy_samples,
+            samples=samples,
             out_dir=out,
             progress=progress,
         )
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+        click.echo(dumps_strict(report.to_dict(), indent=2))
         return
     click.echo(report.table())
     click.echo("wrote " + ", ".join(str(path) for path in report.files))

@@ -6,17 +6,21 @@ from pathlib import Path
 
 import click
 
-from neatxbar.cli.errors import user_errors
+from neatxbar.cli.errors import NeatGroup, user_errors
 
 
-@click.group("report")
+@click.group("report", cls=NeatGroup)
 def report_group() -> None:
     """Reports and plots."""
 
 
 @report_group.command("lut")
 @click.argument("lut", type=click.Path(dir_okay=False))
-@click.option("--out", type=click.Path(file_okay=False), help="Folder [reports/<LUT stem>].")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder [reports/<LUT stem>]; only files neat-xbar wrote there are replaced.",
+)
 def lut_command(lut: str, out: str | None) -> None:
     """Plot a fitted LUT into PNG and PDF figures.
 
@@ -39,8 +43,16 @@ def lut_command(lut: str, out: str | None) -> None:
     type=click.Path(dir_okay=False),
     help="Experiment TOML (configs/experiment-*.toml).",
 )
-@click.option("--out", type=click.Path(file_okay=False), help="Folder [reports/<name>].")
-@click.option("--overwrite", is_flag=True, help="Start again if the folder holds another run.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Folder [reports/<name>]; it may hold other files, which are left alone.",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Start again if the folder holds another run (removes only that run's files).",
+)
 @click.option("--progress/--no-progress", default=True)
 def experiment_command(config_path: str, out: str | None, overwrite: bool, progress: bool) -> None:
     """Run the NEAT experiment end to end (resumes) and write a Markdown report."""

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
-import tomllib
-from pathlib import Path
 
 import click
 
 from neatxbar.cli.errors import UserError, user_errors
+from neatxbar.core.jsonout import dumps_strict
 
 VGATE_HELP = "Gate voltage (V) of every crossbar layer, for NEAT and crossbar evaluation."
-
-
-def _per_layer(path: str) -> dict[str, float]:
-    text = Path(path).read_text(encoding="utf-8")
-    data = json.loads(text) if path.endswith(".json") else tomllib.loads(text)
-    data = data.get("v_gate", data)
-    if not all(isinstance(v, int | float) for v in data.values()):
-        raise ValueError(f"{path}: expected layer = V_gate pairs (numbers)")
-    return {k: float(v) for k, v in data.items()}
 
 
 @click.command("train")
@@ -74,9 +63,15 @@ def _per_layer(path: str) -> dict[str, float]:
 @click.option("--progress/--no-progress", default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def train_command(**options: object) -> None:
-    """Train a model (software), optionally with NEAT on a LUT, and save a checkpoint."""
+    """Train a model (software), optionally with NEAT on a LUT, and save a checkpoint.
+
+    The checkpoint's place (--out) is checked before the training: not an input (--from, the
+    LUT), and writable (its folder is created).
+    """
     from neatxbar.lut.interp import CellLUT
+    from neatxbar.mapping.config import check_v_gate
     from neatxbar.training.data import load_dataset
+    from neatxbar.training.deploy import load_gate_file
     from neatxbar.training.neat import NeatConfig
     from neatxbar.training.run import run_training
     from neatxbar.training.trainer import TrainConfig
@@ -89,13 +84,14 @@ def train_command(**options: object) -> None:
     ):
         raise UserError("NEAT needs --lut and --vgate (or --vgate-per-layer)")
     with user_errors():
-        splits = load_dataset(o["dataset"], o["data_dir"], download=o["download"], seed=o["seed"])
+        vgate = None if o["vgate"] is None else check_v_gate("--vgate", o["vgate"])
+        v_gate = load_gate_file(o["vgate_per_layer"]) if o["vgate_per_layer"] else vgate
         config = TrainConfig(epochs=o["epochs"], batch_size=o["batch_size"],
                              optimizer=o["optimizer"], lr=o["lr"], schedule=o["schedule"],
                              seed=o["seed"], device=o["device"],
                              max_steps=o["max_steps"]).validate()  # fmt: skip
+        splits = load_dataset(o["dataset"], o["data_dir"], download=o["download"], seed=o["seed"])
         lut = CellLUT.load(o["lut"]) if o["lut"] else None
-        v_gate = _per_layer(o["vgate_per_layer"]) if o["vgate_per_layer"] else o["vgate"]
         if lut is not None and v_gate is not None:  # off the LUT's gate grid: fail before training
             for value in v_gate.values() if isinstance(v_gate, dict) else (v_gate,):
                 lut.gate_index(value)
@@ -124,7 +120,7 @@ def train_command(**options: object) -> None:
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return
     if o["as_json"]:
-        click.echo(json.dumps(result.header, indent=2, default=str))
+        click.echo(dumps_strict(result.header, indent=2, default=str))
         return
     click.echo(f"software accuracy {result.software_accuracy:.4f}")
     if result.neat is not None:

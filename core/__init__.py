@@ -4,4 +4,5 @@
 - :mod:`neatxbar.core.checks`: number checks (finite, in range) where values enter.
 - :mod:`neatxbar.core.config`: TOML tables to typed, frozen dataclasses.
 - :mod:`neatxbar.core.files`: atomic file writing and PNG figures.
+- :mod:`neatxbar.core.jsonout`: strict JSON (no NaN or Infinity: non-finite floats become null).
 """

@@ -42,7 +42,7 @@ def check_number(
     NeatError
         Of type ``error``, naming ``name``, if a check fails.
     """
-    if isinstance(value, bool):
+    if isinstance(value, bool | str | bytes):
         raise error(f"{name} must be a number, got {value!r}")
     try:
         number = float(value)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ their arguments, and run in float32 or float64 on any device.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from neatxbar.core.checks import check_number
 from neatxbar.lut.errors import LUTError
-from neatxbar.lut.schema import check_complete, open_lut
+from neatxbar.lut.schema import read_lut
 from neatxbar.lut.separable import SeparableCell, fit_separable, interval
 
 METHODS = ("linear", "pchip")
@@ -77,6 +79,10 @@ class CellLUT:
         The linear-region tolerance of the file (fraction).
     path
         The file it came from.
+    transistor
+        The file's ``transistor`` attribute, parsed and checked (empty if not from a file).
+    read_time_s
+        The read time of the file's ``energy/read_energy`` (s), or None.
     """
 
     def __init__(
@@ -89,12 +95,24 @@ class CellLUT:
         w_max: np.ndarray | None = None,
         tolerance: float = float("nan"),
         path: Path | None = None,
+        transistor: dict[str, object] | None = None,
+        read_time_s: float | None = None,
     ) -> None:
         for name, grid in (("conductance", g_grid), ("v_in", v_grid), ("v_gate", vg_grid)):
-            if grid.ndim != 1 or grid.size < 2 or np.any(np.diff(grid) <= 0):
+            grid = np.asarray(grid)
+            if (
+                grid.ndim != 1
+                or grid.size < 2
+                or not np.all(np.isfinite(grid))
+                or not np.all(np.diff(grid) > 0)
+            ):
                 raise LUTError(
-                    f"{path or 'LUT'}: grid/{name} must be strictly increasing, >= 2 points"
+                    f"{path or 'LUT'}: grid/{name} must be finite, strictly increasing, >= 2 points"
                 )
+        if np.shape(table) != tuple(np.size(grid) for grid in (g_grid, v_grid, vg_grid)):
+            raise LUTError(
+                f"{path or 'LUT'}: table shape {np.shape(table)} does not match the grids"
+            )
         self.g_grid = torch.as_tensor(g_grid, dtype=torch.float64)
         self.v_grid = torch.as_tensor(v_grid, dtype=torch.float64)
         self.vg_grid = torch.as_tensor(vg_grid, dtype=torch.float64)
@@ -103,6 +121,8 @@ class CellLUT:
         self.w_max = None if w_max is None else torch.as_tensor(w_max, dtype=torch.float64)
         self.tolerance = tolerance
         self.path = path
+        self.transistor = dict(transistor or {})
+        self.read_time_s = read_time_s
         self._slopes = torch.as_tensor(_pchip_slopes(np.asarray(table), np.asarray(v_grid), 1))
         self._cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, ...]] = {}
         self._separable: dict[tuple[int, float], SeparableCell] = {}
@@ -114,22 +134,25 @@ class CellLUT:
         Raises
         ------
         LUTError
-            Missing, damaged, incomplete, of another schema, or with out-of-order grids.
+            Missing, damaged, incomplete, of another schema, with out-of-order or non-finite
+            grids, wrong types or shapes, negative currents, data stored outside the file:
+            everything :func:`neatxbar.lut.schema.read_lut` checks.
         """
         path = Path(path)
-        check_complete(path)
-        with open_lut(path) as f:
-            region = f.get("linear_region")
-            return cls(
-                f["grid/conductance"][()],
-                f["grid/v_in"][()],
-                f["grid/v_gate"][()],
-                f["current"][()],
-                None if region is None else region["g_max"][()],
-                None if region is None else region["w_max"][()],
-                float(f.attrs["tolerance"]),
-                path,
-            )
+        lut = read_lut(path)
+        region = lut.region
+        return cls(
+            lut.grids.conductance,
+            lut.grids.v_in,
+            lut.grids.v_gate,
+            lut.current,
+            None if region is None else region.g_max,
+            None if region is None else region.w_max,
+            lut.tolerance,
+            path,
+            lut.transistor,
+            lut.read_time_s,
+        )
 
     @property
     def g_min_s(self) -> float:
@@ -147,8 +170,19 @@ class CellLUT:
         return float(self.v_grid[-1])
 
     def gate_index(self, v_gate: float) -> int:
-        """Index of ``v_gate`` on the V_gate grid; LUTError if it is not a grid value."""
-        distance = (self.vg_grid - float(v_gate)).abs()
+        """Index of ``v_gate`` (V) on the V_gate grid; LUTError if it is not a finite grid value.
+
+        Every lookup by gate voltage (:meth:`gate_slice`, :meth:`separable`, the bounds
+        ``g_max``/``w_max`` indexed by it) goes through here.
+        """
+        if torch.is_tensor(v_gate):
+            if v_gate.numel() != 1:
+                raise LUTError(
+                    f"V_gate must be one value, got a tensor of shape {tuple(v_gate.shape)}"
+                )
+            v_gate = v_gate.item()
+        v_gate = check_number("V_gate (V)", v_gate, error=LUTError)
+        distance = (self.vg_grid - v_gate).abs()
         m = int(distance.argmin())
         if float(distance[m]) > 1e-9:
             values = ", ".join(f"{v:.3g}" for v in self.vg_grid.tolist())
@@ -173,7 +207,8 @@ class CellLUT:
         v_in: torch.Tensor | float | None = None,
         v_gate: torch.Tensor | float | None = None,
     ) -> None:
-        """Raise LUTError if conductances (S), input or gate voltages (V) leave the grids."""
+        """Raise LUTError if conductances (S), input or gate voltages (V) leave the grids or
+        hold NaN."""
         grids = (self.g_grid, self.v_grid, self.vg_grid)
         for axis, x, grid in zip(_AXES, (g, v_in, v_gate), grids, strict=True):
             if x is None or torch.as_tensor(x).numel() == 0:
@@ -183,7 +218,9 @@ class CellLUT:
             # a float32 query of a grid end is rounded: allow a few of its ulps
             eps = torch.finfo(x.dtype).eps if x.is_floating_point() else 0.0
             span = max((hi - lo) * 1e-9, 4 * eps * max(abs(lo), abs(hi)))
-            x_min, x_max = float(x.min()), float(x.max())
+            x_min, x_max = float(x.min()), float(x.max())  # NaN if any is NaN
+            if math.isnan(x_min) or math.isnan(x_max):
+                raise LUTError(f"{axis.name} holds NaN; give finite values in {axis.units}")
             if x_min < lo - span or x_max > hi + span:
                 raise LUTError(
                     f"{axis.name} outside the LUT's range [{lo:.6g}, {hi:.6g}] {axis.units} "
@@ -217,6 +254,8 @@ class CellLUT:
             raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if extrapolate not in EXTRAPOLATE:
             raise ValueError(f"extrapolate must be one of {', '.join(EXTRAPOLATE)}")
+        if isinstance(v_gate, int | float):
+            v_gate = check_number("V_gate (V)", v_gate, error=LUTError)
         if extrapolate == "raise":
             self.check_range(g, v_in, v_gate)
         like = next(

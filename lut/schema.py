@@ -12,20 +12,31 @@ importing the emulation. Layout::
     /status              (n_g, n_v, n_vg) uint8: 0 solved, 1 not yet run, 2 failed
     /linear_region/g_max (n_vg,) S;  /linear_region/w_max (n_vg,) fraction of the weight range
     /energy/read_energy  (n_g, n_v, n_vg) J per cell per read (optional)
+
+A LUT travels between people, so a file is untrusted: :func:`open_lut` refuses data stored
+outside the file (external storage, virtual datasets, external or soft links), and
+:func:`read_lut` checks every dataset's type and shape *before* reading it (never allocating more
+than the declared grids imply, and at most :data:`MAX_POINTS` points), then every value: finite,
+strictly increasing grids, positive conductances, non-negative currents, bounds in range, and the
+attributes used downstream (tolerance, transistor JSON, read time).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
 
+from neatxbar.core.checks import check_number
+from neatxbar.core.jsonout import dumps_strict
 from neatxbar.lut.errors import LUTError
 
 SCHEMA = "neat-lut/1"
@@ -35,6 +46,14 @@ ROOT_ATTRS = (
     "schema", "created", "ngspice_version", "package_version", "spec", "spec_sha256",
     "cell_netlist", "transistor", "tolerance",
 )  # fmt: skip
+TEXT_ATTRS = tuple(key for key in ROOT_ATTRS if key != "tolerance")
+#: Largest LUT accepted, in (G, V_in, V_gate) points: 512 MiB of float64 currents.
+MAX_POINTS = 1 << 26
+#: Most objects (groups and datasets) a LUT file may hold; the schema has 13.
+MAX_OBJECTS = 256
+#: A current below ``-CURRENT_SLACK * G_max * V_max`` is negative, not solver noise (A/A).
+CURRENT_SLACK = 1e-9
+METRICS = ("ideal", "fit")
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,60 @@ class Grids:
     @property
     def shape(self) -> tuple[int, int, int]:
         return (self.conductance.size, self.v_in.size, self.v_gate.size)
+
+
+@dataclass(frozen=True)
+class Region:
+    """The ``linear_region/`` group of a file, checked.
+
+    Attributes
+    ----------
+    g_max, w_max
+        Shape ``(n_vg,)``: conductance bound (S, 0 = none) and weight bound (fraction in [0, 1]).
+    crossing, max_deviation
+        Shapes ``(n_vg,)`` (S; inf = no cut-off) and ``(n_g, n_vg)`` (fraction), if present.
+    metric, tolerance
+        The fit's metric and tolerance (fraction), if the group records them.
+    """
+
+    g_max: np.ndarray
+    w_max: np.ndarray
+    crossing: np.ndarray | None
+    max_deviation: np.ndarray | None
+    metric: str | None
+    tolerance: float | None
+
+
+@dataclass(frozen=True)
+class LUTContents:
+    """A complete LUT file, read and checked by :func:`read_lut`.
+
+    Attributes
+    ----------
+    grids
+        The three axes (S, V, V).
+    current
+        Cell currents in A, shape ``grids.shape``, float64, finite, >= 0 (up to solver noise).
+    tolerance
+        The root ``tolerance`` attribute (fraction in (0, 1)).
+    transistor
+        The root ``transistor`` attribute, parsed (a JSON object).
+    spec, cell_netlist
+        The root ``spec`` (TOML text) and ``cell_netlist`` (SPICE text) attributes, unparsed.
+    region
+        ``linear_region/``, or None when the file has not been fitted.
+    read_time_s
+        ``energy/read_energy``'s ``read_time_s`` (s), or None.
+    """
+
+    grids: Grids
+    current: np.ndarray
+    tolerance: float
+    transistor: dict[str, Any] = field(default_factory=dict)
+    spec: str = ""
+    cell_netlist: str = ""
+    region: Region | None = None
+    read_time_s: float | None = None
 
 
 def create(path: Path, grids: Grids, attrs: Mapping[str, object]) -> None:
@@ -81,50 +154,246 @@ def write_block(f: h5py.File, g_slice: slice, current: np.ndarray, status: np.nd
     f.flush()
 
 
-def check_attrs_and_grids(f: h5py.File, path: Path) -> Grids:
-    """Check the schema attribute, the root attributes and the grids; return the grids."""
+# --- checks of an untrusted file -------------------------------------------------------------
+
+
+def check_storage(f: h5py.File, path: Path) -> None:
+    """Refuse anything that makes the file read bytes from elsewhere, or too many objects.
+
+    External and soft links, external-storage datasets (h5py ``external=``) and virtual datasets
+    are refused: they would read another file's bytes as this LUT's data.
+    """
+    stack: list[h5py.Group] = [f]
+    count = 0
+    while stack:
+        group = stack.pop()
+        for name in group:
+            count += 1
+            if count > MAX_OBJECTS:
+                raise LUTError(f"{path}: more than {MAX_OBJECTS} objects; not a neat-lut/1 file")
+            where = f"{group.name.rstrip('/')}/{name}"
+            link = group.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                kind = "an external link" if isinstance(link, h5py.ExternalLink) else "a soft link"
+                raise LUTError(f"{path}: {where} is {kind}; a LUT must hold its own data")
+            item = group[name]
+            if isinstance(item, h5py.Group):
+                stack.append(item)
+            elif isinstance(item, h5py.Dataset):
+                if item.is_virtual or item.id.get_create_plist().get_external_count() > 0:
+                    raise LUTError(
+                        f"{path}: {where} is stored outside the file (external or virtual "
+                        "dataset); a LUT must hold its own data"
+                    )
+            else:
+                raise LUTError(f"{path}: {where} is not a group or a dataset")
+
+
+def _dataset(f: h5py.Group, name: str, path: Path) -> h5py.Dataset:
+    item = f.get(name)
+    if item is None:
+        raise LUTError(f"{path}: dataset {name} missing")
+    if not isinstance(item, h5py.Dataset):
+        raise LUTError(f"{path}: {name} is not a dataset")
+    return item
+
+
+def _float64(
+    f: h5py.Group, name: str, path: Path, shape: tuple[int, ...] | None = None
+) -> h5py.Dataset:
+    """The float64 dataset ``name``, of ``shape`` when given; nothing is read yet."""
+    data = _dataset(f, name, path)
+    if data.dtype.kind != "f" or data.dtype.itemsize != 8:
+        raise LUTError(f"{path}: {name} has type {data.dtype}, expected float64")
+    if shape is not None and data.shape != shape:
+        raise LUTError(f"{path}: {name} has shape {data.shape}, expected {shape}")
+    return data
+
+
+def _read(data: h5py.Dataset) -> np.ndarray:
+    """A checked dataset's values as native float64."""
+    return np.asarray(data[()], dtype=np.float64)
+
+
+def _text(f: h5py.File, key: str, path: Path) -> str:
+    value = f.attrs[key]
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise LUTError(f"{path}: attribute {key} is not UTF-8 text") from None
+    if not isinstance(value, str):
+        raise LUTError(f"{path}: attribute {key} must be text, got {type(value).__name__}")
+    return value
+
+
+def _number(value: object, name: str, path: Path, **bounds: Any) -> float:
+    """A scalar attribute checked by :func:`check_number` (text and arrays refused)."""
+    if np.ndim(value) != 0 or not isinstance(value, int | float | np.integer | np.floating):
+        raise LUTError(f"{path}: {name} must be a number, got {type(value).__name__}")
+    return check_number(f"{path}: {name}", value, error=LUTError, **bounds)
+
+
+def _fraction(value: object, name: str, path: Path) -> float:
+    number = _number(value, name, path, positive=True, high=1.0)
+    if number >= 1:
+        raise LUTError(f"{path}: {name} must be a fraction in (0, 1), got {number!r}")
+    return number
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_transistor(text: str, path: Path) -> dict[str, Any]:
+    """The ``transistor`` attribute: a JSON object whose ``w_m``, ``l_m`` (m) and
+    ``model_params`` values, where present, are finite numbers (sizes > 0)."""
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        raise LUTError(f"{path}: attribute transistor is not valid JSON ({error})") from None
+    if not isinstance(value, dict):
+        raise LUTError(f"{path}: attribute transistor must be a JSON object")
+    for key in ("w_m", "l_m"):
+        if key in value:
+            _number(value[key], f"transistor {key}", path, positive=True)
+    params = value.get("model_params", {})
+    if not isinstance(params, dict):
+        raise LUTError(f"{path}: transistor model_params must be a JSON object")
+    for key, number in params.items():
+        _number(number, f"transistor model_params {key}", path)
+    return value
+
+
+def check_attrs_and_grids(f: h5py.File, path: Path, min_points: int = 1) -> Grids:
+    """Check the schema attribute, the root attributes, the grids and the shapes and types of
+    ``current`` and ``status``; return the grids. Only the grids are read.
+
+    Parameters
+    ----------
+    min_points
+        Fewest points each grid must have (a complete LUT needs 2 to interpolate).
+    """
     schema = f.attrs.get("schema")
     if schema != SCHEMA:
         raise LUTError(f"{path}: schema is {schema!r}, expected {SCHEMA!r}")
     missing = [key for key in ROOT_ATTRS if key not in f.attrs]
     if missing:
         raise LUTError(f"{path}: root attributes missing: {', '.join(missing)}")
+    for key in TEXT_ATTRS:
+        _text(f, key, path)
+    sizes = {}
+    for name in GRID_UNITS:
+        data = _float64(f, f"grid/{name}", path)
+        if data.ndim != 1 or not min_points <= data.size <= MAX_POINTS:
+            raise LUTError(
+                f"{path}: grid/{name} must be a 1-D grid of at least {min_points} points, "
+                f"has shape {data.shape}"
+            )
+        sizes[name] = data.size
+    points = math.prod(sizes.values())
+    if points > MAX_POINTS:
+        raise LUTError(f"{path}: {points} grid points, more than the limit of {MAX_POINTS}")
     axes = {}
     for name in GRID_UNITS:
-        if f"grid/{name}" not in f:
-            raise LUTError(f"{path}: dataset grid/{name} missing")
-        axis = f[f"grid/{name}"][()]
-        if axis.ndim != 1 or axis.size == 0 or np.any(np.diff(axis) <= 0):
+        axis = _read(f[f"grid/{name}"])
+        if not np.all(np.isfinite(axis)):
+            raise LUTError(f"{path}: grid/{name} holds NaN or inf")
+        if np.any(np.diff(axis) <= 0):
             raise LUTError(f"{path}: grid/{name} is not a strictly increasing 1-D grid")
         axes[name] = axis
+    if axes["conductance"][0] <= 0:
+        raise LUTError(
+            f"{path}: grid/conductance must be > 0 S, starts at {axes['conductance'][0]}"
+        )
+    if axes["v_in"][0] < 0:
+        raise LUTError(f"{path}: grid/v_in must be >= 0 V, starts at {axes['v_in'][0]}")
     grids = Grids(**axes)
-    for name in ("current", "status"):
-        if name not in f or f[name].shape != grids.shape:
-            raise LUTError(f"{path}: dataset {name} missing or not of shape {grids.shape}")
+    _float64(f, "current", path, grids.shape)
+    status = _dataset(f, "status", path)
+    if status.dtype != np.uint8 or status.shape != grids.shape:
+        raise LUTError(
+            f"{path}: status must be uint8 of shape {grids.shape}, "
+            f"is {status.dtype} of shape {status.shape}"
+        )
     return grids
 
 
 def open_lut(path: Path, mode: str = "r") -> h5py.File:
-    """Open a LUT file, turning h5py's errors into one-line :class:`LUTError`."""
+    """Open a LUT file, turning h5py's errors into one-line :class:`LUTError`; refuse a file
+    that reads data from elsewhere (see :func:`check_storage`)."""
     path = Path(path)
     if not path.exists():
         raise LUTError(f"{path}: no such LUT file")
     try:
-        return h5py.File(path, mode)
+        f = h5py.File(path, mode)
     except OSError as error:
         raise LUTError(f"{path}: not a readable HDF5 file ({error.args[0]})") from None
+    try:
+        check_storage(f, path)
+    except BaseException:
+        f.close()
+        raise
+    return f
 
 
-def check_complete(path: Path) -> Grids:
-    """Check a whole LUT file: schema, grids, every status solved, no NaN in ``current``.
+def _region(f: h5py.File, grids: Grids, path: Path) -> Region | None:
+    if "linear_region" not in f:
+        return None
+    group = f["linear_region"]
+    if not isinstance(group, h5py.Group):
+        raise LUTError(f"{path}: linear_region is not a group")
+    n_g, _, n_vg = grids.shape
+    g_max = _read(_float64(f, "linear_region/g_max", path, (n_vg,)))
+    w_max = _read(_float64(f, "linear_region/w_max", path, (n_vg,)))
+    g_top = grids.conductance[-1] * (1 + 1e-9)
+    if not (np.all(np.isfinite(g_max)) and np.all(g_max >= 0) and np.all(g_max <= g_top)):
+        raise LUTError(f"{path}: linear_region/g_max must be finite, in [0, {g_top:.6g}] S")
+    if not (np.all(np.isfinite(w_max)) and np.all(w_max >= 0) and np.all(w_max <= 1)):
+        raise LUTError(f"{path}: linear_region/w_max must be finite fractions in [0, 1]")
+    optional = {}
+    for name, shape in (("crossing", (n_vg,)), ("max_deviation", (n_g, n_vg))):
+        optional[name] = None
+        if name in group:
+            values = _read(_float64(f, f"linear_region/{name}", path, shape))
+            if np.any(np.isnan(values)) or np.any(values < 0):
+                raise LUTError(f"{path}: linear_region/{name} holds NaN or negative values")
+            optional[name] = values
+    metric = group.attrs.get("metric")
+    if metric is not None:
+        metric = metric.decode("utf-8", "replace") if isinstance(metric, bytes) else metric
+        if metric not in METRICS:
+            raise LUTError(f"{path}: linear_region metric must be one of {', '.join(METRICS)}")
+    tolerance = group.attrs.get("tolerance")
+    if tolerance is not None:
+        tolerance = _fraction(tolerance, "linear_region tolerance", path)
+    return Region(g_max, w_max, optional["crossing"], optional["max_deviation"], metric, tolerance)
+
+
+def _read_time(f: h5py.File, grids: Grids, path: Path) -> float | None:
+    if "energy" not in f:
+        return None
+    if not isinstance(f["energy"], h5py.Group):
+        raise LUTError(f"{path}: energy is not a group")
+    if "read_energy" not in f["energy"]:
+        return None
+    data = _float64(f, "energy/read_energy", path, grids.shape)
+    if "read_time_s" not in data.attrs:
+        return None
+    return _number(data.attrs["read_time_s"], "energy read_time_s", path, positive=True)
+
+
+def read_lut(path: Path) -> LUTContents:
+    """Read and check a whole LUT file (see the module docstring for what is checked).
 
     Raises
     ------
     LUTError
         The first thing that is wrong, in one line.
     """
+    path = Path(path)
     with open_lut(path) as f:
-        grids = check_attrs_and_grids(f, Path(path))
+        grids = check_attrs_and_grids(f, path, min_points=2)
         status = f["status"][()]
         if np.any(status != SOLVED):
             counts = dict(zip(*np.unique(status, return_counts=True), strict=True))
@@ -132,14 +401,41 @@ def check_complete(path: Path) -> Grids:
                 f"{path}: incomplete LUT ({int(counts.get(PENDING, 0))} points not yet run, "
                 f"{int(counts.get(FAILED, 0))} failed); rerun 'neat characterize' to resume"
             )
-        if not np.all(np.isfinite(f["current"][()])):
+        current = _read(f["current"])
+        if not np.all(np.isfinite(current)):
             raise LUTError(f"{path}: current holds non-finite values")
-        return grids
+        floor = -CURRENT_SLACK * grids.conductance[-1] * grids.v_in[-1]
+        if current.min() < floor:
+            raise LUTError(
+                f"{path}: current holds negative values (down to {current.min():.3g} A); a cell "
+                "with G > 0 and V_in >= 0 conducts from the input line into the column"
+            )
+        return LUTContents(
+            grids=grids,
+            current=current,
+            tolerance=_fraction(f.attrs["tolerance"], "tolerance", path),
+            transistor=parse_transistor(_text(f, "transistor", path), path),
+            spec=_text(f, "spec", path),
+            cell_netlist=_text(f, "cell_netlist", path),
+            region=_region(f, grids, path),
+            read_time_s=_read_time(f, grids, path),
+        )
+
+
+def check_complete(path: Path) -> Grids:
+    """Check a whole LUT file (see :func:`read_lut`); return its grids.
+
+    Raises
+    ------
+    LUTError
+        The first thing that is wrong, in one line.
+    """
+    return read_lut(path).grids
 
 
 def transistor_json(description: Mapping[str, object]) -> str:
-    """The ``transistor`` root attribute: JSON with sorted keys."""
-    return json.dumps(dict(description), sort_keys=True)
+    """The ``transistor`` root attribute: strict JSON with sorted keys."""
+    return dumps_strict(dict(description), sort_keys=True)
 
 
 def replace_atomically(tmp: Path, final: Path) -> None:

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from neatxbar.core.checks import check_number
+from neatxbar.lut.errors import LUTError
+
 MAX_RANK = 8
 MAX_DEGREE = 10
 
@@ -184,6 +187,7 @@ def fit_separable(
     """
     if not 0 < budget < 1:
         raise ValueError(f"budget must be a fraction in (0, 1), got {budget}")
+    v_gate = check_number("V_gate (V)", v_gate, error=LUTError)
     full_scale = g_grid[-1] * v_grid[-1]
     u, s, vt = np.linalg.svd(table, full_matrices=False)
     truth, v_all = _with_midpoints(table, v_grid)

@@ -362,18 +362,45 @@ def _seconds_per_call(fn: Callable[[], object]) -> float:
     return best / calls
 
 
+def stored_card(netlist: str) -> str:
+    """The model card at the head of a LUT's stored cell netlist (``cell_netlist``).
+
+    The rendered cell netlist starts with comments and the model card (``.model`` and its ``+``
+    lines); the card ends at the first line that is neither. What is returned still has to pass
+    :func:`neatxbar.spice.params.check_card_text`; the rest of the netlist is never used.
+    """
+    head = []
+    for line in netlist.split("\n"):
+        body = line.strip(" \t\r")
+        if body and not body.startswith(("*", "+", ".model", ".MODEL", ".Model")):
+            break
+        head.append(line)
+    return "\n".join(head)
+
+
 def _lut_transistor(lut_path: Path) -> tuple[Transistor, dict[str, float]]:
-    """The transistor and ngspice options of the spec the LUT was made from."""
+    """The transistor and ngspice options of the spec the LUT was made from.
+
+    The model card is the one stored in the LUT (``cell_netlist``), passed through the same gate
+    as a card file; a ``card_file`` named in the LUT's stored spec is never opened.
+    """
     with open_lut(lut_path) as f:
         text = f.attrs.get("spec")
-    if text is None:
-        raise LUTError(f"{lut_path}: no 'spec' attribute; remake it with 'neat characterize'")
+        netlist = f.attrs.get("cell_netlist")
+    if text is None or netlist is None:
+        raise LUTError(
+            f"{lut_path}: no 'spec' or 'cell_netlist' attribute; remake it with 'neat characterize'"
+        )
     if isinstance(text, bytes):
-        text = text.decode("utf-8")
+        text = text.decode("utf-8", errors="replace")
+    if isinstance(netlist, bytes):
+        netlist = netlist.decode("utf-8", errors="replace")
+    if not isinstance(text, str) or not isinstance(netlist, str):
+        raise LUTError(f"{lut_path}: its 'spec' and 'cell_netlist' attributes must be text")
     try:
-        spec = parse_spec(str(text))
-    except ConfigError as error:
-        raise LUTError(f"{lut_path}: its spec does not load ({error})") from None
+        spec = parse_spec(text, card_text=stored_card(netlist))
+    except ValueError as error:
+        raise LUTError(f"{lut_path}: its stored spec or model card is refused ({error})") from None
     options = dict(spec.ngspice)
     for name, value in SPICE_ACCURACY.items():
         options[name] = min(options.get(name, value), value)

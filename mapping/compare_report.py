@@ -1,7 +1,8 @@
 """The files of a SPICE-against-emulation comparison: JSON, CSV and two figures.
 
-Every file is written to a temporary name in its folder and renamed into place. Figures use
-matplotlib without pyplot, imported only when drawing.
+The files are staged and committed together (``neatxbar.core.outputs``): a failure changes no
+file, and only files an earlier run wrote are replaced. Figures use matplotlib without pyplot,
+imported only when drawing.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from neatxbar.core.files import new_figure, save_png, write_atomically
+from neatxbar.core.jsonout import dumps_strict
+from neatxbar.core.outputs import OutputFolder
 from neatxbar.mapping.compare import CompareReport, CompareRow
 
 if TYPE_CHECKING:
@@ -23,22 +25,31 @@ if TYPE_CHECKING:
 
 MICRO = 1e6
 REL_ERR_FLOOR = 1e-10  # relative errors below this are drawn at it on log axes
+FILES = ("compare.json", "compare.csv", "parity.png", "error_histogram.png")
 
 
-def write_report(report: CompareReport, out_dir: Path) -> list[Path]:
+def write_report(report: CompareReport, out_dir: Path | str) -> list[Path]:
     """Write ``compare.json``, ``compare.csv``, ``parity.png`` and ``error_histogram.png``.
 
-    Each file is written to a temporary name and renamed into place, so a reader never sees a
-    half-written one. ``out_dir`` is created if missing. Returns the paths written.
+    The files are staged and committed together (:class:`~neatxbar.core.outputs.OutputFolder`):
+    a failure leaves the folder as it was. ``out_dir`` is created if missing; only files an
+    earlier run wrote are replaced, and an output that would replace the LUT or a user's file is
+    refused (OutputError). Returns the paths written.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / name for name in ("compare.json", "compare.csv")]
-    paths += [out_dir / "parity.png", out_dir / "error_histogram.png"]
+    folder = OutputFolder(out_dir, inputs=(report.lut_path,))
+    folder.check(FILES)
+    paths = [folder.path / name for name in FILES]
+    with folder.staging() as stage:
+        _write_files(report, paths, [stage.file(name) for name in FILES])
+    return paths
+
+
+def _write_files(report: CompareReport, paths: list[Path], staged: list[Path]) -> None:
+    """The files at ``staged``; ``compare.json`` lists their final ``paths``."""
     data = report.to_dict()
     data["files"] = [str(path) for path in paths]
-    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-    write_atomically(paths[0], lambda f: f.write(text), binary=False)
+    text = dumps_strict(data, indent=2) + "\n"
+    write_atomically(staged[0], lambda f: f.write(text), binary=False)
 
     def write_csv(f: io.IOBase) -> None:
         fields = [f.name for f in dataclasses.fields(CompareRow)]
@@ -47,11 +58,10 @@ def write_report(report: CompareReport, out_dir: Path) -> list[Path]:
         for row in report.rows:
             writer.writerow(dataclasses.asdict(row))
 
-    write_atomically(paths[1], write_csv, binary=False)
-    for path, draw in zip(paths[2:], (_parity_figure, _histogram_figure), strict=True):
+    write_atomically(staged[1], write_csv, binary=False)
+    for path, draw in zip(staged[2:], (_parity_figure, _histogram_figure), strict=True):
         fig = draw(report)
         save_png(fig, path)
-    return paths
 
 
 _MARKERS = {"random": "o", "trained": "^"}

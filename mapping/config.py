@@ -2,13 +2,110 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from neatxbar.core.checks import check_integer, check_number
 from neatxbar.core.config import ConfigError, from_toml_file
+from neatxbar.core.errors import NeatError
 
 PATHS = ("fast", "exact")
 INTERPOLATIONS = ("linear", "pchip")
+
+#: The highest gate voltage (V) the toolkit accepts from a user: above any gate a 1T-1R cell of
+#: these technologies is driven at (the LUT's own gate grid decides what is usable).
+V_GATE_MAX = 5.0
+
+
+def check_v_gate(name: str, value: object, error: type[NeatError] = ConfigError) -> float:
+    """A gate voltage from a user or a file, in volts: finite and in (0, :data:`V_GATE_MAX`].
+
+    The one check of every gate voltage where it enters (CLI options, gate files, sweeps, the
+    config dataclasses, the crossbar layers); whether it lies on a LUT's gate grid is the LUT's
+    check (``CellLUT.gate_index``). Returns the value as a float.
+
+    Raises
+    ------
+    NeatError
+        Of type ``error`` (default :class:`ConfigError`, a ValueError), naming ``name``: NaN, an
+        infinity, a non-number, a value <= 0 V or above ``V_GATE_MAX``.
+    """
+    volts = check_number(f"{name} (V)", value, error=error)
+    if not 0 < volts <= V_GATE_MAX:
+        raise error(f"{name} must be a gate voltage in (0, {V_GATE_MAX:g}] V, got {value!r}")
+    return volts
+
+
+def check_config_numbers(config: object, where: str = "") -> None:
+    """Check every int and float field of a config dataclass (nested ones too): finite numbers of
+    the declared kind, so NaN and infinities are refused where a config is validated.
+
+    A field typed ``float`` (or ``float | None`` and set) must be a finite real number; a field
+    typed ``int`` an integer (not a bool, not a float). Ranges are each config's own checks.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first bad field as ``where.field``.
+    """
+    prefix = f"{where}." if where else ""
+    hints: dict[str, Any] = typing.get_type_hints(type(config))
+    for item in dataclasses.fields(config):  # type: ignore[arg-type]
+        name, tp = item.name, hints[item.name]
+        value = getattr(config, name)
+        if value is None:
+            continue
+        options = (
+            [t for t in typing.get_args(tp) if t is not type(None)]
+            if typing.get_origin(tp) in (typing.Union, types.UnionType)
+            else [tp]
+        )
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            check_config_numbers(value, prefix + name)
+        elif float in options:
+            check_number(prefix + name, value)
+        elif int in options:
+            check_integer(prefix + name, value)
+
+
+def check_tables(
+    path: Path | str, homes: Mapping[str, type | None], what: str, section: str | None = None
+) -> None:
+    """Refuse a top-level table of a TOML file that is not one of ``homes``, saying where it
+    belongs when it is a key of one of them (``[wires] belongs under [mapping.wires]``).
+
+    ``homes``: the file's known top-level tables and the config class each holds (None: a table
+    another command reads, allowed but not looked into). With ``section``, a file without that
+    table is the section itself and is not checked here. A file that cannot be read or parsed is
+    left to the loader, which reports it.
+
+    Raises
+    ------
+    ConfigError
+        Naming the table, the file and where it belongs.
+    """
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return
+    if section is not None and section not in data:
+        return
+    for key, value in data.items():
+        if key in homes:
+            continue
+        shown = f"[{key}]" if isinstance(value, dict) else key
+        for table, cls in homes.items():
+            if cls is not None and key in {f.name for f in dataclasses.fields(cls)}:
+                place = f"[{table}.{key}]" if isinstance(value, dict) else f"[{table}]"
+                raise ConfigError(f"{path}: {shown} belongs under {place} ({what})")
+        known = ", ".join(f"[{t}]" for t in homes)
+        raise ConfigError(f"{path}: unknown top-level {shown}; a {what} has {known}")
 
 
 @dataclass(frozen=True)
@@ -88,12 +185,12 @@ class MappingConfig:
 
     def validate(self) -> MappingConfig:
         """Raise ConfigError naming the first bad field; return self."""
+        check_config_numbers(self)
         if self.rows < 1:
             raise ConfigError(f"rows must be >= 1, got {self.rows}")
         if self.cols < 2 or self.cols % 2:
             raise ConfigError(f"cols must be even and >= 2 (differential pairs), got {self.cols}")
-        if self.v_gate <= 0:
-            raise ConfigError(f"v_gate must be > 0 V, got {self.v_gate}")
+        check_v_gate("v_gate", self.v_gate)
         if self.w_cut is not None and self.w_cut <= 0:
             raise ConfigError(f"w_cut must be > 0, got {self.w_cut}")
         for name in ("conductance_bits", "dac_bits", "adc_bits"):
@@ -121,5 +218,12 @@ class MappingConfig:
 
     @classmethod
     def from_toml(cls, path: Path | str) -> MappingConfig:
-        """Load ``[mapping]`` (or the whole file) from a TOML file, validated."""
+        """Load ``[mapping]`` (or the whole file) from a TOML file, validated.
+
+        Next to a ``[mapping]`` table, a file may hold an experiment's other tables
+        (``[experiment]``, ``[train]``, ``[neat]``, ``[energy]``); any other top-level table is
+        refused, saying where it belongs (``[wires]`` -> ``[mapping.wires]``).
+        """
+        homes = dict.fromkeys(("experiment", "train", "neat", "energy"))
+        check_tables(path, {"mapping": cls, **homes}, "mapping config", section="mapping")
         return from_toml_file(cls, path, "mapping")

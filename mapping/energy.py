@@ -26,7 +26,6 @@ Typical use::
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -38,8 +37,8 @@ from torch import nn
 
 from neatxbar.core.config import ConfigError, from_toml_file
 from neatxbar.lut.interp import CellLUT
-from neatxbar.lut.schema import open_lut
 from neatxbar.lut.separable import interval
+from neatxbar.mapping.config import check_v_gate
 from neatxbar.mapping.layers import CrossbarConv2d, CrossbarLinear
 
 #: Vacuum permittivity (F/m).
@@ -114,6 +113,7 @@ class EnergyConfig:
                 raise ConfigError(f"{name} must be > 0, got {value}")
             if value < 0:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
+        check_v_gate("baseline_v_gate", self.baseline_v_gate)
         if not isinstance(self.charge_full_tile, bool):
             raise ConfigError(
                 f"charge_full_tile must be true or false, got {self.charge_full_tile!r}"
@@ -124,21 +124,15 @@ class EnergyConfig:
     def from_lut(cls, lut: CellLUT, **overrides: float) -> EnergyConfig:
         """Defaults with the transistor's W and L from the LUT file's root attribute
         ``transistor`` (JSON with ``w_m``, ``l_m``) and the read time from
-        ``energy/read_energy``'s ``read_time_s``, where the file has them; then ``overrides``.
+        ``energy/read_energy``'s ``read_time_s``, where the file has them (as checked by
+        :meth:`CellLUT.load`); then ``overrides``.
         """
         values: dict[str, float] = {}
-        if lut.path is not None:
-            with open_lut(lut.path) as f:
-                try:
-                    transistor = json.loads(f.attrs.get("transistor", "{}"))
-                except (TypeError, ValueError):
-                    transistor = {}
-                if isinstance(transistor, dict):
-                    for key, field in (("w_m", "transistor_w_m"), ("l_m", "transistor_l_m")):
-                        if isinstance(transistor.get(key), int | float):
-                            values[field] = float(transistor[key])
-                if "energy/read_energy" in f and "read_time_s" in f["energy/read_energy"].attrs:
-                    values["read_time_s"] = float(f["energy/read_energy"].attrs["read_time_s"])
+        for key, field in (("w_m", "transistor_w_m"), ("l_m", "transistor_l_m")):
+            if key in lut.transistor:
+                values[field] = float(lut.transistor[key])
+        if lut.read_time_s is not None:
+            values["read_time_s"] = lut.read_time_s
         return replace(cls(), **{**values, **overrides}).validate()
 
     @classmethod

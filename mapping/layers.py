@@ -19,9 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neatxbar.core.checks import check_number
 from neatxbar.lut.interp import CellLUT
 from neatxbar.lut.separable import SeparableCell
-from neatxbar.mapping.config import MappingConfig
+from neatxbar.mapping.config import MappingConfig, check_v_gate
 from neatxbar.mapping.crossbar import exact_column_sum, fast_column_sum
 from neatxbar.mapping.quantize import quantize_symmetric, quantize_unit
 from neatxbar.mapping.tiling import row_tiles
@@ -40,12 +41,10 @@ class _CrossbarMapping(nn.Module):
                  w_scale: float | None = None) -> None:  # fmt: skip
         super().__init__()
         config.validate()
-        if w_scale is not None and not w_scale > 0:
-            raise ValueError(f"w_scale must be > 0, got {w_scale}")
         self.lut, self.config = lut, config
         #: Fixed weight scale (the layer's units) or None; see :meth:`weight_scale`.
-        self.w_scale = None if w_scale is None else float(w_scale)
-        self.v_gate = float(config.v_gate if v_gate is None else v_gate)
+        self.w_scale = None if w_scale is None else check_number("w_scale", w_scale, positive=True)
+        self.v_gate = check_v_gate("v_gate", config.v_gate if v_gate is None else v_gate)
         lut.gate_index(self.v_gate)  # LUTError when the gate voltage is not on the grid
         self._forms: dict[tuple[torch.dtype, torch.device, float], SeparableCell] = {}
         self._cached: dict[str, tuple[tuple, torch.Tensor]] = {}

@@ -12,10 +12,14 @@ from collections.abc import Callable, Mapping
 
 import torch
 
+from neatxbar.core.checks import check_number
 from neatxbar.lut.interp import CellLUT
+from neatxbar.mapping.config import check_v_gate
 
 
 def _grid(lut: CellLUT, lowest: float | None, highest: float | None) -> list[float]:
+    lowest = None if lowest is None else check_v_gate("lowest V_gate", lowest)
+    highest = None if highest is None else check_v_gate("highest V_gate", highest)
     values = [float(v) for v in lut.vg_grid]
     return [v for v in values if (lowest is None or v >= lowest - 1e-9)
             and (highest is None or v <= highest + 1e-9)]  # fmt: skip
@@ -34,7 +38,7 @@ def data_free(
     (max |w| before NEAT). A layer that no grid gate voltage covers gets the highest one (or
     ``highest``).
     """
-    if not 0 < coverage <= 1:
+    if not 0 < check_number("coverage", coverage) <= 1:
         raise ValueError(f"coverage must be in (0, 1], got {coverage}")
     if lut.w_max is None:
         raise ValueError(f"{lut.path}: the LUT has no linear_region; run 'neat fit' on it")
@@ -62,6 +66,8 @@ def data_driven(
     Returns (gates, baseline accuracy, final accuracy). ``budget`` is a fraction (0.005 = 0.5
     points); ``accuracy`` evaluates the crossbar model with the given V_gate per layer.
     """
+    baseline = check_v_gate("baseline V_gate", baseline)
+    check_number("budget", budget, nonnegative=True, high=1.0)
     grid = _grid(lut, lowest, baseline)
     if not grid or abs(grid[-1] - baseline) > 1e-9:
         raise ValueError(f"baseline V_gate {baseline} V is not on the LUT's gate grid")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 
 from neatxbar.core.checks import check_number
 
-_MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: Names of models and model parameters (matched whole: ``re.fullmatch``, never ``$``, which also
+#: matches before a trailing newline).
+_MODEL_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+#: Physical range of a transistor's width and length (m).
+SIZE_RANGE_M = (1e-9, 1e-3)
 
 
 def available_models() -> tuple[str, ...]:
@@ -17,7 +22,82 @@ def available_models() -> tuple[str, ...]:
     return tuple(sorted(p.name[:-4] for p in root.iterdir() if p.name.endswith(".lib")))
 
 
-_CARD_LINE = re.compile(r"^\s*(\*.*|\+.*|\.model\s+(\S+)\s+nmos\b.*|)$", re.IGNORECASE)
+#: What a model card may hold, line by line (see :func:`check_card_text`).
+_PRINTABLE = re.compile(r"[\x20-\x7e\t]*")
+_MODEL_LINE = re.compile(
+    r"\.model\s+([a-z][a-z0-9_]*)\s+nmos\b[a-z0-9_.=+\-,() \t]*", re.IGNORECASE
+)
+_CONTINUATION = re.compile(r"\+[a-z0-9_.=+\-,() \t]*", re.IGNORECASE)
+_COMMAND_COMMENT = re.compile(r"\*\s*#")
+
+
+def check_card_text(text: str, source: str, model: str) -> str:
+    """The one gate for SPICE text from outside the package: a transistor model card.
+
+    A card may hold blank lines, plain ``*`` comments, exactly one ``.model <model> nmos ...``
+    statement and its ``+`` continuation lines (parameters ``name=value``: letters, digits and
+    ``_ . = + - , ( )`` only). Everything else is refused: ``*#`` lines (ngspice runs them as
+    commands), ``.control``, ``.include``/``.lib`` and every other dot command, element lines,
+    and any control or non-ASCII character (ngspice splits lines on more than ``\\n``).
+
+    Parameters
+    ----------
+    text
+        The card's SPICE text.
+    source
+        Where the text comes from (a file name), for the message.
+    model
+        The model name the card must define.
+
+    Returns
+    -------
+    str
+        ``text``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        One line naming ``source``, the line number and what is wrong.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"{source}: a model card must be text")
+    models = []
+    in_model = False
+    for number, line in enumerate(text.split("\n"), start=1):
+        where = f"{source} line {number}"
+        line = line.removesuffix("\r")  # Windows line ends
+        if not _PRINTABLE.fullmatch(line):
+            raise ValueError(f"{where}: control or non-ASCII character in a model card")
+        body = line.strip(" \t")
+        shown = body if len(body) <= 60 else body[:57] + "..."
+        if not body:
+            continue
+        if body.startswith("*"):
+            if _COMMAND_COMMENT.match(body):
+                raise ValueError(
+                    f"{where}: '*#' lines are ngspice commands, not comments; got {shown!r}"
+                )
+            continue
+        if body.startswith("+"):
+            if not in_model or not _CONTINUATION.fullmatch(body):
+                raise ValueError(
+                    f"{where}: a '+' line must continue the '.model' statement with "
+                    f"name=value parameters only; got {shown!r}"
+                )
+            continue
+        match = _MODEL_LINE.fullmatch(body)
+        if match is None:
+            raise ValueError(
+                f"{where}: only comments, '.model <name> nmos' and '+' continuation lines "
+                f"are allowed in a model card; got {shown!r}"
+            )
+        models.append(match.group(1).lower())
+        in_model = True
+    if models != [model]:
+        raise ValueError(
+            f"{source} must define exactly one '.model {model} nmos', found {models or 'none'}"
+        )
+    return text
 
 
 @dataclass(frozen=True)
@@ -40,7 +120,10 @@ class Transistor:
         ``+ name=value`` lines (ngspice keeps the last value given).
     card_file
         Path of a model card of your own (one ``.model <model> nmos ...`` statement, comments and
-        ``+`` continuation lines only), or None for the shipped cards.
+        ``+`` continuation lines only, see :func:`check_card_text`), or None for the shipped cards.
+    card_text
+        The model card itself (e.g. the card stored in a LUT), checked by the same gate; excludes
+        ``card_file``.
     """
 
     model: str = "nmos45_bsim4"
@@ -48,12 +131,17 @@ class Transistor:
     l_m: float = 45e-9
     model_params: tuple[tuple[str, float], ...] = ()
     card_file: str | None = None
+    card_text: str | None = field(default=None, repr=False)
 
     def validate(self) -> None:
         """Raise ValueError naming the first field that is not acceptable."""
-        if not isinstance(self.model, str) or not _MODEL_NAME.match(self.model):
+        if not isinstance(self.model, str) or not _MODEL_NAME.fullmatch(self.model):
             raise ValueError(f"transistor.model must be a model card name, got {self.model!r}")
-        if self.card_file is None:
+        if self.card_text is not None:
+            if self.card_file is not None:
+                raise ValueError("give transistor.card_file or a stored card, not both")
+            check_card_text(self.card_text, "the stored model card", self.model)
+        elif self.card_file is None:
             models = available_models()
             if self.model not in models:
                 raise ValueError(
@@ -62,17 +150,17 @@ class Transistor:
                 )
         else:
             read_card_file(self.card_file, self.model)
-        check_number("transistor.w_m", self.w_m, positive=True)
-        check_number("transistor.l_m", self.l_m, positive=True)
+        low, high = SIZE_RANGE_M
+        check_number("transistor.w_m (m)", self.w_m, low=low, high=high)
+        check_number("transistor.l_m (m)", self.l_m, low=low, high=high)
         for name, value in self.model_params:
-            if not isinstance(name, str) or not _MODEL_NAME.match(name):
+            if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
                 raise ValueError(f"transistor.model_params: {name!r} is not a parameter name")
             check_number(f"transistor.model_params.{name}", value)
 
 
 def read_card_file(path: str, model: str) -> str:
-    """Read a user's model card and check it holds exactly one ``.model <model> nmos`` and no
-    other SPICE statements (no ``.include``, ``.control``, elements, ...).
+    """Read a user's model card and pass it through :func:`check_card_text`.
 
     Raises
     ------
@@ -81,25 +169,19 @@ def read_card_file(path: str, model: str) -> str:
     """
     try:
         with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as error:
+            text = handle.read(_MAX_CARD_CHARS + 1)
+    except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"transistor.card_file {path!r} cannot be read ({error})") from None
-    models = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = _CARD_LINE.match(line)
-        if match is None:
-            raise ValueError(
-                f"transistor.card_file {path!r} line {number}: only comments, '.model <name> nmos'"
-                f" and '+' continuation lines are allowed, got {line.strip()!r}"
-            )
-        if match.group(2):
-            models.append(match.group(2).lower())
-    if models != [model]:
+    if len(text) > _MAX_CARD_CHARS:
         raise ValueError(
-            f"transistor.card_file {path!r} must define exactly one '.model {model} nmos', "
-            f"found {models or 'none'}"
+            f"transistor.card_file {path!r} is larger than {_MAX_CARD_CHARS} characters; "
+            "a model card is a few kilobytes"
         )
-    return text
+    return check_card_text(text, f"transistor.card_file {path!r}", model)
+
+
+#: The largest model card read (characters).
+_MAX_CARD_CHARS = 1_000_000
 
 
 #: ngspice options a netlist may set (``.options name=value``), all numeric.
@@ -141,5 +223,5 @@ class Wires:
 
     def validate(self) -> None:
         """Raise ValueError naming the first resistance that is negative or not finite."""
-        for field in ("r_row", "r_col", "r_driver", "r_sense"):
-            check_number(f"wires.{field}", getattr(self, field), nonnegative=True)
+        for name in ("r_row", "r_col", "r_driver", "r_sense"):
+            check_number(f"wires.{name}", getattr(self, name), nonnegative=True)

@@ -69,7 +69,9 @@ def _card(transistor: Transistor | None) -> SpiceText:
     if transistor is None:
         return SpiceText("* no transistor: every access device is a 0-ohm short")
     transistor.validate()
-    if transistor.card_file is None:
+    if transistor.card_text is not None:
+        card = SpiceText(transistor.card_text.strip("\n"))  # checked by validate()
+    elif transistor.card_file is None:
         card = model_card(transistor.model)
     else:
         card = SpiceText(read_card_file(transistor.card_file, transistor.model).strip("\n"))

@@ -91,24 +91,41 @@ def _error_lines(messages: list[tuple[str, str]]) -> list[str]:
 
 @contextlib.contextmanager
 def _keep_sigint() -> Iterator[None]:
-    """Keep Ctrl-C for Python while ngspice runs.
+    """Keep Ctrl-C for Python while ngspice runs, and raise it only once ngspice has returned.
 
-    ngspice installs its own SIGINT handler when it starts and at every run, and that handler
-    swallows Ctrl-C. In the main thread, SIGINT is blocked during the call (so it stays pending),
-    Python's handler is put back, and SIGINT is unblocked: a Ctrl-C that came during the call
-    then raises KeyboardInterrupt as usual.
+    ngspice calls back into Python (its output, its status) while it runs; a KeyboardInterrupt
+    raised inside such a callback is printed and swallowed by cffi ("Exception ignored from cffi
+    callback") and the run goes on as if nothing happened. In the main thread, during the call,
+    SIGINT is blocked and Python's handler is replaced by one that only records the signal (a
+    process-directed SIGINT can still reach another thread, e.g. a BLAS thread, whose C handler
+    then has the main thread run the Python handler in the middle of a callback). Afterwards the
+    previous handler is put back (which also undoes a handler ngspice may have installed) and, if
+    a SIGINT came, called: the usual handler raises KeyboardInterrupt here, outside ngspice.
+    A handler of ``SIG_IGN`` (e.g. in a pool's worker) stays as it is.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    handler = signal.getsignal(signal.SIGINT)
+    previous = signal.getsignal(signal.SIGINT)
+    received: list[int] = []
+    if callable(previous):
+        signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        if handler is not None:
-            signal.signal(signal.SIGINT, handler)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        if received and callable(previous):
+            previous(signal.SIGINT, None)
+
+
+#: ngspice commands a netlist's ``*#`` lines or ``.control`` blocks could use to run programs;
+#: aliased to a harmless ``echo`` in every session (``alias`` and ``unalias`` last, so no later
+#: line can undo it). This is a second fence: SPICE text from outside the package never
+#: reaches ngspice unchecked (see :func:`neatxbar.spice.params.check_card_text`).
+_REFUSED_COMMANDS = ("shell", "edit", "unalias", "alias")
 
 
 class NgspiceSession:
@@ -145,6 +162,11 @@ class NgspiceSession:
                     f"{NGSPICE_INSTALL_HINT}"
                 ) from error
         self._command("set num_threads=1")
+        # BSIM4's parameter check writes bsim4*.out into the working folder (the user's) on any
+        # warning; ng_nomodcheck turns that check and its file off.
+        self._command("set ng_nomodcheck")
+        for command in _REFUSED_COMMANDS:
+            self._command(f"alias {command} echo refused: {command}")
         self._version = self._read_version()
 
     @property

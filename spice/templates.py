@@ -14,9 +14,10 @@ from functools import cache
 from importlib.resources import files
 from string import Template
 
-from neatxbar.spice.params import check_number
+from neatxbar.spice.params import check_card_text, check_number
 
-_IDENTIFIER = re.compile(r"^[A-Za-z0-9_]+$")
+#: Matched whole (``fullmatch``): ``$`` would also match before a trailing newline.
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_]+")
 _FRAGMENT_MARK = re.compile(r"^\*@\s*(\w+)\s*$", re.MULTILINE)
 
 
@@ -50,16 +51,18 @@ def fragments() -> dict[str, str]:
 
 def model_card(model: str) -> SpiceText:
     """The text of the model card ``neatxbar.netlists/<model>.lib`` (name checked by the caller)."""
-    if not _IDENTIFIER.match(model):
+    if not _IDENTIFIER.fullmatch(model):
         raise ValueError(f"model card name must be an identifier, got {model!r}")
-    return SpiceText(read_template(f"{model}.lib").strip("\n"))
+    text = read_template(f"{model}.lib")
+    check_card_text(text, f"neatxbar.netlists/{model}.lib", model)
+    return SpiceText(text.strip("\n"))
 
 
 def _safe_value(key: str, value: object) -> str:
     if isinstance(value, SpiceText):
         return value
     if isinstance(value, str):
-        if not _IDENTIFIER.match(value):
+        if not _IDENTIFIER.fullmatch(value):
             raise ValueError(f"{key} must be an identifier, got {value!r}")
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):

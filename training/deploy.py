@@ -5,7 +5,8 @@ mapped onto 1T-1R crossbars at one or more gate-voltage settings. For each setti
 accuracy on the test split, the share of each layer's weights inside the linear region of its
 V_gate, the fast path's K per layer, and the energy per inference (``mapping/energy.py``)
 against every layer at 1.0 V. The report is written as ``summary.json``, ``layers.csv`` and three
-figures, each to a temporary name and renamed into place.
+figures, staged and committed together (``neatxbar.core.outputs``): a failure changes no file, and
+only files an earlier run wrote are replaced.
 
 A setting is a gate voltage per crossbar layer. The settings evaluated are, in this order:
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import time
@@ -40,12 +42,17 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 from tqdm import tqdm
 
+from neatxbar.core.checks import check_integer
+from neatxbar.core.errors import ConfigError
 from neatxbar.core.files import new_figure, save_png, write_atomically
+from neatxbar.core.jsonout import dumps_strict
+from neatxbar.core.outputs import OutputFolder
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, convert
+from neatxbar.mapping.config import check_v_gate
 from neatxbar.mapping.convert import crossbar_layers, describe
 from neatxbar.mapping.energy import EnergyConfig, EnergyReport, LayerEnergy, model_energy
 from neatxbar.mapping.vgate import data_free
@@ -92,7 +99,8 @@ def load_gate_file(path: Path | str) -> dict[str, float]:
 
     The pairs sit at the top level or in a ``v_gate`` table; ``default`` applies to the layers
     not named. ValueError (one line, naming the file) when the file does not parse or a value is
-    not a number; OSError when it cannot be read.
+    not a gate voltage (:func:`~neatxbar.mapping.config.check_v_gate`: NaN, infinities and values
+    outside (0, 5] V are refused); OSError when it cannot be read.
     """
     path = Path(path)
     try:
@@ -114,7 +122,7 @@ def load_gate_file(path: Path | str) -> dict[str, float]:
         raise ValueError(
             f"{path}: V_gate of {bad[0]!r} is not a number (expected layer = V_gate in volts)"
         )
-    return {str(k): float(v) for k, v in data.items()}
+    return {str(k): check_v_gate(f"{path}: V_gate of {k!r}", v) for k, v in data.items()}
 
 
 def parse_sweep(text: str) -> tuple[float, float, float]:
@@ -133,6 +141,8 @@ def parse_sweep(text: str) -> tuple[float, float, float]:
 def _checked_sweep(start: float, stop: float, step: float, text: str) -> tuple[float, float, float]:
     if not all(math.isfinite(v) for v in (start, stop, step)):
         raise ValueError(f"sweep {text!r}: start, stop and step must be finite numbers")
+    start = check_v_gate(f"sweep {text!r}: start", start)
+    stop = check_v_gate(f"sweep {text!r}: stop", stop)
     if step <= 0:
         raise ValueError(f"sweep {text!r}: the step must be > 0 V")
     if stop < start:
@@ -144,7 +154,9 @@ def sweep_values(lut: CellLUT, sweep: str | tuple[float, float, float]) -> list[
     """The gate voltages of a sweep: start, start + step, ... <= stop, each on the LUT's grid.
 
     ``sweep`` is ``"start:stop:step"`` or the tuple (V). ValueError naming the first value off
-    the grid (and the grid), or what is malformed.
+    the grid (and the grid), or what is malformed; a step below the grid's smallest spacing or
+    more points than the grid holds is refused before any value is looked at (a sweep can never
+    give more distinct settings than the grid has gate voltages).
     """
     if isinstance(sweep, str):
         text = sweep
@@ -152,9 +164,22 @@ def sweep_values(lut: CellLUT, sweep: str | tuple[float, float, float]) -> list[
     else:
         text = ":".join(f"{float(v):g}" for v in sweep)
         start, stop, step = _checked_sweep(*(float(v) for v in sweep), text)
-    grid = ", ".join(f"{v:.3g}" for v in lut.vg_grid.tolist())
+    points = [float(v) for v in lut.vg_grid.tolist()]
+    grid = ", ".join(f"{v:.3g}" for v in points)
+    spacing = min((b - a for a, b in itertools.pairwise(points)), default=math.inf)
+    if stop > start and step < spacing * (1 - 1e-6):
+        raise ValueError(
+            f"sweep {text}: the step {step:g} V is below the LUT's gate-grid spacing "
+            f"({spacing:.3g} V; grid {grid} V)"
+        )
+    count = math.floor((stop - start) / step + 1e-6) + 1
+    if count > len(points):
+        raise ValueError(
+            f"sweep {text}: {count} gate voltages, more than the LUT's gate grid holds "
+            f"({len(points)}: {grid} V)"
+        )
     values: list[float] = []
-    for i in range(math.floor((stop - start) / step + 1e-6) + 1):
+    for i in range(count):
         v = start + i * step
         try:
             values.append(_on_grid(lut, v))
@@ -203,6 +228,8 @@ def gate_settings(
     def add(label: str, gates: Mapping[str, float] | float) -> None:
         try:
             per_layer = gate_voltages(model, gates)
+        except ConfigError:  # not a gate voltage: the message names it
+            raise
         except ValueError as error:
             raise ValueError(
                 f"{label} V_gate: {error}; the model's crossbar layers are {', '.join(layers)}"
@@ -521,6 +548,7 @@ def deploy(
     energy: EnergyConfig | None = None,
     coverage: float = 0.995,
     energy_samples: int | None = 1000,
+    samples: int | None = None,
     out_dir: Path | str | None = None,
     progress: bool = True,
 ) -> MapReport:
@@ -551,6 +579,11 @@ def deploy(
         Share of each layer's |w| the ``"auto"`` bound must cover.
     energy_samples
         The energy is averaged over the first this many test inputs (None: all).
+    samples
+        Evaluate on the first this many test samples only (accuracies and energy; >= 1; None:
+        the whole test split; more than the split holds: all of it). Deterministic: the split's
+        own order, no shuffling. Wired mappings solve a circuit per input, so this bounds their
+        time.
     out_dir
         If given, :func:`write_report` writes the report there.
     progress
@@ -565,17 +598,26 @@ def deploy(
         a layer that cannot be mapped (named), a dataset of another shape than the checkpoint's.
     """
     started = time.perf_counter()
+    lut_path = lut.path if isinstance(lut, CellLUT) else lut
+    if out_dir is not None:  # before any work: no output may replace an input or a user's file
+        OutputFolder(out_dir, inputs=(checkpoint, lut_path)).check(FILES)
     mapping = (mapping or MappingConfig()).validate()
     if energy_samples is not None and energy_samples < 1:
         raise ValueError(f"energy_samples must be >= 1 (or None for all), got {energy_samples}")
+    if samples is not None:
+        check_integer("samples", samples, low=1)
     model, header = model_from_checkpoint(checkpoint, model_name, dataset, data_dir)
     model.eval()
     lut = lut if isinstance(lut, CellLUT) else CellLUT.load(lut)
     if lut.w_max is None:
         raise ValueError(f"{lut.path}: the LUT has no linear_region; run 'neat fit' on it")
+    if sweep is not None:  # a malformed or oversized sweep is refused before any work
+        sweep_values(lut, sweep)
     energy_config = (energy or EnergyConfig.from_lut(lut)).validate()
     name = dataset or header.get("dataset") or "digits"
     splits = load_dataset(name, data_dir, augment=False)
+    if samples is not None and samples < len(splits.test):
+        splits = replace(splits, test=Subset(splits.test, range(samples)))
     shape = (splits.num_classes, splits.in_channels, splits.image_size)
     recorded = tuple(header.get(k) for k in ("num_classes", "in_channels", "image_size"))
     if recorded != shape:
@@ -617,7 +659,7 @@ def deploy(
     )
     report.seconds = time.perf_counter() - started
     if out_dir is not None:
-        report.files = write_report(report, Path(out_dir))
+        report.files = write_report(report, Path(out_dir), inputs=(checkpoint, lut_path))
     return report
 
 
@@ -681,14 +723,26 @@ CSV_FIELDS = (
 )
 
 
-def write_report(report: MapReport, out_dir: Path | str) -> list[Path]:
+def write_report(
+    report: MapReport, out_dir: Path | str, inputs: Sequence[Path | str | None] = ()
+) -> list[Path]:
     """Write ``summary.json``, ``layers.csv`` and the three figures into ``out_dir`` (created if
-    missing), each through a temporary file renamed into place. Returns the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / name for name in FILES]
+    missing), committed together (:class:`~neatxbar.core.outputs.OutputFolder`): all are staged
+    first, then renamed into place; a failure changes no file there. Only files an earlier run
+    wrote are replaced; an output that would replace a user's file or one of ``inputs`` is
+    refused (OutputError). Returns the paths."""
+    folder = OutputFolder(out_dir, inputs=inputs)
+    folder.check(FILES)
+    paths = [folder.path / name for name in FILES]
     report.files = paths
-    text = json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n"
+    with folder.staging() as stage:
+        _write_files(report, [stage.file(name) for name in FILES])
+    return paths
+
+
+def _write_files(report: MapReport, paths: Sequence[Path]) -> None:
+    """The report's files, at ``paths`` (in the order of :data:`FILES`)."""
+    text = dumps_strict(report.to_dict(), indent=2) + "\n"
     write_atomically(paths[0], lambda f: f.write(text), binary=False)
 
     def write_csv(f: io.IOBase) -> None:
@@ -706,7 +760,6 @@ def write_report(report: MapReport, out_dir: Path | str) -> list[Path]:
     ):
         fig = draw(report)
         save_png(fig, path)
-    return paths
 
 
 def _mean_v_gate(setting: SettingResult) -> float:

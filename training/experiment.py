@@ -4,6 +4,11 @@ characterize (or reuse) the LUT -> train the software baseline -> map it naively
 voltage -> NEAT at each gate voltage -> heterogeneous gate voltages (data-free + NEAT, and
 data-driven on the naive mapping) -> one Markdown report with tables and figures. Every stage
 leaves a file in the output folder (the LUT, checkpoints); a rerun reuses them.
+
+The output folder may hold other files: the experiment writes only its own names, lists them in
+the folder's manifest (``neatxbar.core.outputs``) before writing each, and ``overwrite`` removes
+only those. The final files (``results.json``, ``report.md``, the figures) are committed together.
+Every input is checked before the first file is written.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,18 +29,25 @@ from neatxbar.characterize.runner import characterize
 from neatxbar.characterize.spec import load_preset
 from neatxbar.core.config import ConfigError, from_toml_file, to_plain
 from neatxbar.core.files import new_figure, save_png, write_text
+from neatxbar.core.jsonout import dumps_strict
+from neatxbar.core.outputs import OutputFolder
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, WireResistance, convert
+from neatxbar.mapping.config import check_config_numbers, check_tables, check_v_gate
 from neatxbar.mapping.energy import EnergyConfig, model_energy
 from neatxbar.mapping.vgate import data_driven, data_free
 from neatxbar.training.checkpoint import save_checkpoint
 from neatxbar.training.data import load_dataset
-from neatxbar.training.models import build_model
+from neatxbar.training.models import MODELS, build_model
 from neatxbar.training.neat import NeatConfig, neat_train, weight_scales
 from neatxbar.training.run import model_from_checkpoint
 from neatxbar.training.trainer import TrainConfig, evaluate, train
 
 VALIDATION_FRACTION = 0.2  # of the training split, held out for the data-driven selection
+DEFAULT_PRESET = "paper"  # the LUT preset when neither lut nor lut_preset is given
+MARKER = "experiment.json"
+FINAL_FILES = ("results.json", "report.md", "accuracy_vs_vgate.png", "energy_vs_vgate.png")
+LUT_FILES = ("lut.h5", "lut.h5.partial", "lut.h5.partial.tmp")  # characterize's own names
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,7 @@ class ExperimentSpec:
     dataset: str = "digits"
     data_dir: str | None = None
     model: str = "mlp"
-    lut_preset: str | None = "paper"
+    lut_preset: str | None = None
     lut: str | None = None
     v_gates: list[float] = field(default_factory=lambda: [0.7, 0.75, 0.8, 0.9, 1.0])
     coverage: float = 0.995
@@ -56,10 +68,15 @@ class ExperimentSpec:
     wire_samples: int = 120
 
     def validate(self) -> ExperimentSpec:
-        if (self.lut is None) == (self.lut_preset is None):
-            raise ConfigError("experiment: give exactly one of lut (a file) or lut_preset")
+        if self.lut is not None and self.lut_preset is not None:
+            raise ConfigError(
+                "experiment: give lut (a LUT file) or lut_preset (a preset name), not both"
+            )
         if not self.v_gates or not all(isinstance(v, int | float) for v in self.v_gates):
             raise ConfigError("experiment.v_gates must be a non-empty list of voltages")
+        for v in self.v_gates:
+            check_v_gate("experiment.v_gates", v)
+        check_config_numbers(self, "experiment")
         if not 0 < self.coverage <= 1:
             raise ConfigError(f"experiment.coverage must be in (0, 1], got {self.coverage}")
         if not self.wire_ohm >= 0 or self.wire_samples < 1:
@@ -69,6 +86,20 @@ class ExperimentSpec:
                 f"experiment.accuracy_budget must be in [0, 1), got {self.accuracy_budget}"
             )
         return self
+
+    @property
+    def preset(self) -> str | None:
+        """The LUT preset to characterize: None when ``lut`` names a file, else ``lut_preset``
+        (default :data:`DEFAULT_PRESET`)."""
+        if self.lut is not None:
+            return None
+        return self.lut_preset or DEFAULT_PRESET
+
+    def output_names(self) -> list[str]:
+        """Every file name the experiment may write into its folder."""
+        names = [MARKER, *(LUT_FILES if self.lut is None else ()), "software.pt"]
+        names += [f"neat-{v:.2f}.pt" for v in self.v_gates] + ["neat-data-free.pt"]
+        return names + list(FINAL_FILES)
 
 
 @dataclass(frozen=True)
@@ -89,7 +120,11 @@ class ExperimentConfig:
 
     @classmethod
     def from_toml(cls, path: Path | str) -> ExperimentConfig:
-        """Load and validate an experiment TOML (tables experiment, train, neat, mapping)."""
+        """Load and validate an experiment TOML (tables experiment, train, neat, mapping; any
+        other top-level table is refused, saying where it belongs)."""
+        homes = {"experiment": ExperimentSpec, "train": TrainConfig, "neat": NeatConfig,
+                 "mapping": MappingConfig}  # fmt: skip
+        check_tables(path, homes, "experiment config")
         return from_toml_file(cls, path)
 
     def sha256(self) -> str:
@@ -137,33 +172,63 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{100 * value:.1f}"
 
 
-def _prepare(out: Path, config: ExperimentConfig, overwrite: bool) -> None:
-    marker = out / "experiment.json"
+def _recorded_sha(marker: Path) -> str | None:
+    """The config hash in an experiment.json (None if it has none)."""
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data.get("sha256") if isinstance(data, dict) else None
+
+
+def _prepare(folder: OutputFolder, config: ExperimentConfig, overwrite: bool) -> None:
+    """Resume the run of the same config in the folder, refuse (or with ``overwrite`` remove the
+    files of) a run of another config, and write the marker. Removes only files listed in the
+    folder's manifest."""
+    marker = folder.path / MARKER
     sha = config.sha256()
     if marker.exists():
-        old = json.loads(marker.read_text()).get("sha256")
-        if old != sha and not overwrite:
-            raise ConfigError(f"{out} holds a run of another experiment config; "
+        if _recorded_sha(marker) == sha:
+            return
+        if not overwrite:
+            raise ConfigError(f"{folder.path} holds a run of another experiment config; "
                               "use --overwrite or another --out")  # fmt: skip
-        if old != sha:
-            shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(marker, json.dumps({"sha256": sha, "config": to_plain(config)}, indent=2))
+        folder.clear()
+    folder.record([MARKER])
+    write_text(marker, dumps_strict({"sha256": sha, "config": to_plain(config)}, indent=2))
 
 
-def _lut(config: ExperimentSpec, out: Path, progress: bool) -> CellLUT:
-    if config.lut is not None:
-        return CellLUT.load(config.lut)
-    spec, text = load_preset(config.lut_preset)
-    path = out / "lut.h5"
-    characterize(spec, text, path, progress=progress)
+def _check_gates(exp: ExperimentSpec, lut: CellLUT | None) -> None:
+    """Every experiment gate voltage on the LUT's gate grid (the preset's grid when the LUT is
+    still to be characterized)."""
+    if lut is not None:
+        for v in exp.v_gates:
+            lut.gate_index(v)
+        return
+    spec, _ = load_preset(exp.preset)
+    grid = spec.v_gate.values()
+    for v in exp.v_gates:
+        if not (abs(grid - float(v)) <= 1e-9).any():
+            values = ", ".join(f"{g:.3g}" for g in grid.tolist())
+            raise ConfigError(
+                f"experiment.v_gates: {v} V is not on the gate grid of preset {exp.preset!r} "
+                f"({values} V); choose values on it"
+            )
+
+
+def _lut(config: ExperimentSpec, folder: OutputFolder, progress: bool) -> CellLUT:
+    spec, text = load_preset(config.preset)
+    path = folder.path / "lut.h5"
+    if not path.exists():
+        folder.record(LUT_FILES)
+        characterize(spec, text, path, progress=progress)
     return CellLUT.load(path)
 
 
 def _model(
-    config: ExperimentConfig, fit: Subset, splits: Any, out: Path, progress: bool
+    config: ExperimentConfig, fit: Subset, splits: Any, folder: OutputFolder, progress: bool
 ) -> nn.Module:
-    path = out / "software.pt"
+    path = folder.path / "software.pt"
     if path.exists():
         return model_from_checkpoint(path)[0]
     torch.manual_seed(config.experiment.seed)
@@ -178,32 +243,47 @@ def _model(
         "image_size": splits.image_size,
         "accuracy": evaluate(model, splits.test),
     }
+    folder.record([path.name])
     save_checkpoint(path, model, header)
     return model
 
 
 def run_experiment(config: ExperimentConfig, out_dir: Path | str, *, overwrite: bool = False,
                    progress: bool = True) -> ExperimentResult:  # fmt: skip
-    """Run (or resume) the experiment into ``out_dir``; see the module docstring."""
+    """Run (or resume) the experiment into ``out_dir``; see the module docstring.
+
+    Raises
+    ------
+    ConfigError, LUTError, DatasetError, OutputError
+        (ValueErrors) a bad config, LUT or dataset, or an output folder holding another run
+        (without ``overwrite``) or a file of the user's under one of the experiment's names;
+        all found before any file is written.
+    """
     config.validate()
-    out = Path(out_dir)
-    _prepare(out, config, overwrite)
     exp = config.experiment
-    lut = _lut(exp, out, progress)
-    for v in exp.v_gates:
-        lut.gate_index(v)
+    folder = OutputFolder(out_dir, inputs=(exp.lut,))
+    folder.check(exp.output_names())
+    if exp.model not in MODELS:
+        raise ConfigError(
+            f"experiment.model: no model {exp.model!r}; choose one of {', '.join(MODELS)}"
+        )
+    given = CellLUT.load(exp.lut) if exp.lut is not None else None
+    _check_gates(exp, given)
     splits = load_dataset(exp.dataset, exp.data_dir, seed=exp.seed)
+    _prepare(folder, config, overwrite)
+    out = folder.path
+    lut = given if given is not None else _lut(exp, folder, progress)
     n = len(splits.train)
     cut = int((1 - VALIDATION_FRACTION) * n)
     fit, validation = Subset(splits.train, range(cut)), Subset(splits.train, range(cut, n))
-    model = _model(config, fit, splits, out, progress)
+    model = _model(config, fit, splits, folder, progress)
     software = evaluate(model, splits.test)
     scales = weight_scales(model)
     x = torch.stack([splits.test[i][0] for i in range(min(len(splits.test), 512))])
     energy_config = EnergyConfig.from_lut(lut)
     shape = {"num_classes": splits.num_classes, "in_channels": splits.in_channels,
              "image_size": splits.image_size}  # fmt: skip
-    runner = _Runner(config, lut, model, scales, fit, splits.test, x, energy_config, out,
+    runner = _Runner(config, lut, model, scales, fit, splits.test, x, energy_config, folder,
                      progress, shape)  # fmt: skip
     settings = [runner.setting(f"all layers at {v:.2f} V", v, f"neat-{v:.2f}") for v in exp.v_gates]
     free = data_free({k: m.weight for k, m in _layers(model).items()}, scales, lut,
@@ -215,12 +295,13 @@ def run_experiment(config: ExperimentConfig, out_dir: Path | str, *, overwrite: 
     if exp.wire_ohm > 0:
         settings.append(runner.wired(f"data-free per layer, {exp.wire_ohm:g}-ohm wires", free))
     result = ExperimentResult(out, software, settings, out / "report.md", [])
-    result.figures = _figures(result, exp.v_gates)
-    write_text(
-        out / "results.json",
-        json.dumps({"software": software, "settings": [s.__dict__ for s in settings]}, indent=2),
-    )
-    write_text(result.report, _markdown(result, config, lut))
+    with folder.staging() as stage:  # the final files, committed together
+        _figures(result, exp.v_gates, stage.file)
+        text = dumps_strict({"software": software, "settings": [s.__dict__ for s in settings]},
+                            indent=2)  # fmt: skip
+        write_text(stage.file("results.json"), text)
+        write_text(stage.file("report.md"), _markdown(result, config, lut))
+    result.figures = [out / name for name in ("accuracy_vs_vgate.png", "energy_vs_vgate.png")]
     return result
 
 
@@ -244,7 +325,7 @@ class _Runner:
     test: Any
     x: torch.Tensor
     energy: EnergyConfig
-    out: Path
+    folder: OutputFolder
     progress: bool
     shape: dict[str, int]
 
@@ -289,7 +370,7 @@ class _Runner:
                        note)  # fmt: skip
 
     def _neat(self, name: str, gates: dict[str, float]) -> nn.Module:
-        path = self.out / f"{name}.pt"
+        path = self.folder.path / f"{name}.pt"
         if path.exists():
             return model_from_checkpoint(path)[0]
         trained, log = neat_train(
@@ -305,6 +386,7 @@ class _Runner:
         header = {"model": self.config.experiment.model, "v_gate": gates,
                   "weight_scales": log.scales, "neat_accuracy": log.accuracy,
                   "linear_share": log.share[-1]}  # fmt: skip
+        self.folder.record([path.name])
         save_checkpoint(path, trained, header | self.shape)
         return trained
 
@@ -316,9 +398,9 @@ def _per_layer(model: nn.Module, gates: float | dict[str, float]) -> dict[str, f
     return {name: float(gates[name]) for name in names}
 
 
-def _figures(result: ExperimentResult, v_gates: list[float]) -> list[Path]:
+def _figures(result: ExperimentResult, v_gates: list[float], path: Callable[[str], Path]) -> None:
+    """Draw the two figures; ``path(name)`` is where the file ``name`` is written."""
     homogeneous = result.settings[: len(v_gates)]
-    paths = []
     fig = new_figure((6.4, 4.2))
     ax = fig.subplots()
     ax.axhline(100 * result.software, color="black", ls="--", label="software")
@@ -330,15 +412,14 @@ def _figures(result: ExperimentResult, v_gates: list[float]) -> list[Path]:
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend()
-    paths.append(save_png(fig, result.out_dir / "accuracy_vs_vgate.png"))
+    save_png(fig, path("accuracy_vs_vgate.png"))
     fig = new_figure((6.4, 4.2))
     ax = fig.subplots()
     ax.bar(v_gates, [100 * s.saving_naive for s in homogeneous], width=0.03)
     ax.set_xlabel("gate voltage of every layer, $V_\\mathrm{gate}$ (V)")
     ax.set_ylabel("energy saving against 1.0 V (%)")
     ax.grid(alpha=0.3, axis="y")
-    paths.append(save_png(fig, result.out_dir / "energy_vs_vgate.png"))
-    return paths
+    save_png(fig, path("energy_vs_vgate.png"))
 
 
 def _markdown(result: ExperimentResult, config: ExperimentConfig, lut: CellLUT) -> str:

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from neatxbar.core.config import ConfigError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, convert
+from neatxbar.mapping.config import check_config_numbers, check_v_gate
 from neatxbar.mapping.convert import crossbar_layers
 from neatxbar.training.trainer import TrainConfig, evaluate, resolve_device, train
 
@@ -52,12 +53,16 @@ class NeatConfig:
     device: str = "auto"
 
     def validate(self) -> NeatConfig:
+        """Raise ConfigError naming the first bad field (NaN and infinities included)."""
+        check_config_numbers(self, "neat")
         if self.iterations < 1:
             raise ConfigError(f"iterations must be >= 1, got {self.iterations}")
         if self.epochs_per_iteration < 1:
             raise ConfigError(f"epochs_per_iteration must be >= 1, got {self.epochs_per_iteration}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
         if not (self.clip or self.hardware_in_the_loop):
             raise ConfigError("clip is off and hardware_in_the_loop is off: nothing to do")
         return self
@@ -68,17 +73,22 @@ DIGITS_DEFAULTS = NeatConfig(iterations=10, epochs_per_iteration=2, lr=1e-3)
 
 
 def gate_voltages(model: nn.Module, v_gate: float | Mapping[str, float]) -> dict[str, float]:
-    """V_gate per crossbar layer from a number or a mapping (with an optional "default")."""
+    """V_gate per crossbar layer from a number or a mapping (with an optional "default").
+
+    Every value is checked with :func:`~neatxbar.mapping.config.check_v_gate` (ConfigError for
+    NaN, an infinity or a value outside (0, 5] V); grid membership is the LUT's check.
+    """
     names = list(crossbar_layers(model))
-    if isinstance(v_gate, int | float):
-        return dict.fromkeys(names, float(v_gate))
+    if not isinstance(v_gate, Mapping):
+        return dict.fromkeys(names, check_v_gate("V_gate", v_gate))
+    checked = {str(k): check_v_gate(f"V_gate of {k!r}", v) for k, v in v_gate.items()}
     unknown = sorted(set(v_gate) - set(names) - {"default"})
     if unknown:
         raise ValueError(f"V_gate given for layers the model does not have: {', '.join(unknown)}")
     missing = [n for n in names if n not in v_gate and "default" not in v_gate]
     if missing:
         raise ValueError(f"no V_gate for layers {', '.join(missing)} (add them or a 'default')")
-    return {n: float(v_gate.get(n, v_gate.get("default", 0.0))) for n in names}
+    return {n: checked.get(n, checked.get("default", 0.0)) for n in names}
 
 
 def weight_scales(model: nn.Module) -> dict[str, float]:

@@ -6,6 +6,8 @@ starting from a checkpoint) by NEAT; the result is saved as a checkpoint with it
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,9 +17,15 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from neatxbar.core.errors import ConfigError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, convert
-from neatxbar.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from neatxbar.training.checkpoint import (
+    CheckpointError,
+    check_model_fits,
+    load_checkpoint,
+    save_checkpoint,
+)
 from neatxbar.training.data import DatasetSplits, load_dataset
 from neatxbar.training.models import build_model
 from neatxbar.training.neat import NeatConfig, NeatResult, neat_train
@@ -51,6 +59,7 @@ def model_from_checkpoint(
         splits = load_dataset(dataset or header.get("dataset", "digits"), data_dir)
         shape = {"num_classes": splits.num_classes, "in_channels": splits.in_channels,
                  "image_size": splits.image_size}  # fmt: skip
+    check_model_fits(name, shape, state, path)  # shapes compared before any allocation
     model = build_model(name, **shape)
     try:
         model.load_state_dict(state)
@@ -58,6 +67,46 @@ def model_from_checkpoint(
         first = str(error).splitlines()[0]
         raise CheckpointError(f"{path}: weights do not fit model {name!r} ({first})") from None
     return model, {**header, "model": name, **shape}
+
+
+def check_output_file(out: Path | str, inputs: Mapping[str, Path | str | None]) -> Path:
+    """Make sure a run can save its result at ``out`` before it starts (the work is not lost).
+
+    Refuses ``out`` when it is a folder or the same file as one of ``inputs`` (a name, e.g.
+    ``"--from checkpoint"``, to the path; None entries are skipped); creates its parent folder;
+    writes and removes a probe file there, so a read-only or unwritable place fails now, not after
+    the training. Returns ``out`` as a Path.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the path and what to do.
+    """
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a checkpoint file name (e.g. model.pt)")
+    for name, path in inputs.items():
+        if path is not None and _same_file(out, Path(path)):
+            raise ConfigError(f"--out {out} is the {name} this run reads; choose another --out")
+    parent = out.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=parent)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise ConfigError(
+            f"--out {out}: cannot write in {parent} ({reason}); choose a writable place"
+        ) from None
+    return out
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
 
 
 def run_training(
@@ -73,7 +122,13 @@ def run_training(
     mapping: MappingConfig | None = None,
     progress: bool = True,
 ) -> RunResult:
-    """Train (or load ``start``), run NEAT if ``neat`` is given, evaluate, save to ``out``."""
+    """Train (or load ``start``), run NEAT if ``neat`` is given, evaluate, save to ``out``.
+
+    ``out`` is checked first (:func:`check_output_file`): not an input, in a writable place.
+    """
+    if out is not None and (not distributed() or int(os.environ.get("RANK", "0")) == 0):
+        inputs = {"--from checkpoint": start, "LUT": lut.path if lut is not None else None}
+        out = check_output_file(out, inputs)
     torch.manual_seed(train_config.seed)
     if start is not None:
         model, header = model_from_checkpoint(start, model_name, splits.name)

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
 from neatxbar.core.config import ConfigError
+from neatxbar.mapping.config import check_config_numbers
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine", "step")
@@ -57,7 +58,9 @@ class TrainConfig:
     max_steps: int | None = None
 
     def validate(self) -> TrainConfig:
-        """Raise ConfigError naming the first bad field; return self."""
+        """Raise ConfigError naming the first bad field (NaN and infinities included); return
+        self."""
+        check_config_numbers(self, "train")
         if self.epochs < 0:
             raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
         if self.batch_size < 1:
@@ -66,6 +69,10 @@ class TrainConfig:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         if not self.lr > 0:
             raise ConfigError(f"lr must be > 0, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from neatxbar.characterize.runner import characterize, partial_path
+from neatxbar.characterize.runner import characterize, lock_path, partial_path
 from neatxbar.characterize.spec import parse_spec
 from neatxbar.cli.main import cli
 from neatxbar.lut.errors import LUTError
@@ -135,25 +135,38 @@ def test_cli_refuses_a_spec_mismatch_in_one_line_and_overwrites_on_request(
     assert _current(out).shape == (5, 6, 3)
 
 
-def _wait_for_progress(partial: Path, process: subprocess.Popen, deadline: float) -> bool:
-    """Poll the partial file (file locking off) until some but not all chunks are done."""
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with h5py.File(partial, "r", locking=False) as f:
-                status = f["status"][()]
-            if 0 < np.sum(status == 0) < status.size:
-                return True
-        except (OSError, KeyError):
-            pass
+def _held_run(
+    command: list[str], hold: Path, after_chunk: int, **popen: object
+) -> subprocess.Popen:
+    """Start ``command`` with the runner's test hook: it stops after chunk ``after_chunk`` and
+    waits until ``hold`` (which it creates then) is removed. Returns once it is held there."""
+    env = os.environ | {
+        "NEAT_TEST_HOLD_AFTER_CHUNK": str(after_chunk),
+        "NEAT_TEST_HOLD_FILE": str(hold),
+    }
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+    )
+    deadline = time.monotonic() + 60
+    while not hold.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            _, err = process.communicate()
+            pytest.fail(f"the run never reached the hold point: rc {process.returncode}, {err}")
         time.sleep(0.01)
-    return False
+    return process
+
+
+def _solved(path: Path) -> int:
+    with h5py.File(path, "r", locking=False) as f:
+        return int(np.sum(f["status"][()] == 0))
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_killed_run_resumes_to_an_identical_file(tmp_path: Path, sig: signal.Signals) -> None:
-    # Enough chunks (one conductance each) that the run is caught in the middle.
-    text = SMALL.replace("chunk_size = 2", "chunk_size = 1").replace("num = 5", "num = 40")
-    text = text.replace("num = 11", "num = 201")
+    # One conductance per chunk; the hook holds the run after its 3rd chunk, so the signal
+    # provably lands in the middle (3 of 8 chunks written).
+    text = SMALL.replace("chunk_size = 2", "chunk_size = 1").replace("num = 5", "num = 8")
     spec_file = tmp_path / "s.toml"
     spec_file.write_text(text)
     whole = characterize(parse_spec(text), text, tmp_path / "whole.h5", workers=1, progress=False)
@@ -162,25 +175,139 @@ def test_killed_run_resumes_to_an_identical_file(tmp_path: Path, sig: signal.Sig
         "characterize", "--spec", str(spec_file), "--out", str(out), "--workers", "1",
         "--no-progress",
     )  # fmt: skip
-    env = os.environ | {"HDF5_USE_FILE_LOCKING": "FALSE"}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    caught = _wait_for_progress(partial_path(out), process, time.monotonic() + 60)
+    process = _held_run(command, tmp_path / "hold", 3)
     process.send_signal(sig)
-    process.communicate(timeout=60)
-    if not caught:
-        pytest.fail("the run finished before it could be interrupted; make the spec bigger")
+    _, err = process.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert process.returncode == 130, err
+        assert err.count("\n") == 1 and "interrupted" in err and "Traceback" not in err, err
+    else:
+        assert process.returncode == -signal.SIGKILL
     assert not out.exists() and partial_path(out).exists()
-    with h5py.File(partial_path(out), "r") as f:
-        assert 0 < np.sum(f["status"][()] == 0) < 40 * 201 * 3
-    resumed = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert _solved(partial_path(out)) == 3 * 11 * 3
+    resumed = subprocess.run(command, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert np.array_equal(_current(out), _current(whole.path))
+    assert not partial_path(out).exists() and not lock_path(out).exists()
+
+
+def test_sigint_inside_an_ngspice_call_stops_the_in_process_run(tmp_path: Path) -> None:
+    # The signal handler runs while ngspice is inside a callback into Python (as when Ctrl-C
+    # comes mid-sweep): cffi used to swallow the KeyboardInterrupt and the run went on.
+    from neatxbar.spice import session
+
+    ngspice = session()
+    messages = ngspice._messages
+
+    class _InterruptOnOutput(list):
+        def append(self, item: object) -> None:
+            super().append(item)
+            if not self.fired:
+                self.fired = True
+                signal.getsignal(signal.SIGINT)(signal.SIGINT, None)
+
+    hook = _InterruptOnOutput()
+    hook.fired = False
+    ngspice._messages = hook
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            characterize(parse_spec(SMALL), SMALL, tmp_path / "x.h5", workers=1, progress=False)
+    finally:
+        ngspice._messages = messages
+    assert hook.fired
+    assert partial_path(tmp_path / "x.h5").exists() and not (tmp_path / "x.h5").exists()
+    assert not lock_path(tmp_path / "x.h5").exists()
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _assert_gone(pids: set[int]) -> None:
+    """Wait (at most 30 s) for the processes to exit, as they do once their parent is gone."""
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if _alive(pid)]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_pool_run_leaves_no_worker(tmp_path: Path) -> None:
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(SMALL.replace("chunk_size = 2", "chunk_size = 1"))
+    command = _neat(
+        "characterize", "--spec", str(spec_file), "--out", str(tmp_path / "p.h5"),
+        "--workers", "2", "--no-progress",
+    )  # fmt: skip
+    process = _held_run(command, tmp_path / "hold", 1)
+    workers = _children(process.pid)
+    assert len(workers) >= 2  # the pool's workers (and multiprocessing's resource tracker)
+    process.kill()
+    process.communicate(timeout=60)
+    _assert_gone(workers)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_of_a_pool_run_gives_one_line_and_130(tmp_path: Path) -> None:
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(SMALL.replace("chunk_size = 2", "chunk_size = 1"))
+    out = tmp_path / "p.h5"
+    command = _neat(
+        "characterize", "--spec", str(spec_file), "--out", str(out), "--workers", "2",
+        "--no-progress",
+    )  # fmt: skip
+    # A terminal's Ctrl-C goes to the whole process group: give the run a group of its own.
+    process = _held_run(command, tmp_path / "hold", 1, start_new_session=True)
+    workers = _children(process.pid)
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert err.count("\n") == 1 and "interrupted" in err, err
+    assert partial_path(out).exists() and _solved(partial_path(out)) >= 11 * 3
+    _assert_gone(workers)
+
+
+def test_the_loser_of_two_runs_on_one_output_says_locked(tmp_path: Path) -> None:
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text(SMALL)
+    out = tmp_path / "x.h5"
+    command = _neat(
+        "characterize", "--spec", str(spec_file), "--out", str(out), "--workers", "1",
+        "--no-progress",
+    )  # fmt: skip
+    hold = tmp_path / "hold"
+    first = _held_run(command, hold, 1)
+    loser = subprocess.run([*command, "--overwrite"], capture_output=True, text=True)
+    assert loser.returncode == 2
+    assert loser.stderr.startswith("error:") and "locked by another run" in loser.stderr
+    assert loser.stderr.count("\n") == 1
+    hold.unlink()
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert out.exists() and not lock_path(out).exists()
 
 
 def test_non_convergence_ends_with_status_2_a_summary_and_exit_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # BSIM4's parameter check writes bsim4.out into the cwd
+    monkeypatch.chdir(tmp_path)
     # A card that ngspice 39 cannot solve at any operating point: BSIM4 warns about the
     # negative rdsw and clamps it in its parameter check, yet every DC solution fails.
     card = tmp_path / "broken.lib"

@@ -92,3 +92,52 @@ def test_missing_spec_file_and_bad_toml_are_config_errors(tmp_path) -> None:
 def test_unknown_preset_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="quick"):
         load_preset("nope")
+
+
+@pytest.mark.parametrize(
+    ("edit", "key"),
+    [
+        ("read_time_s = nan", "read_time_s"),
+        ("tolerance = nan", "tolerance"),
+        ("[v_gate]\nstart_v = 0.8\nstop_v = 1.0\nnum = 1", "v_gate.num"),
+        ("[v_gate]\nstart_v = 0.8\nstop_v = 1e300\nnum = 3", "v_gate.stop_v"),
+        ("[v_in]\nstart_v = 0.0\nstop_v = inf\nnum = 3", "v_in.stop_v"),
+        ("[v_in]\nstart_v = nan\nstop_v = 0.5\nnum = 3", "v_in.start_v"),
+        ("[memristor]\nr_on_ohm = nan\nr_off_ohm = 3e5", "memristor.r_on_ohm"),
+        ("[memristor]\nr_on_ohm = 3e4\nr_off_ohm = inf", "memristor.r_off_ohm"),
+        ("[transistor]\nw_m = 1e300", "transistor.w_m"),
+        ("[transistor]\nl_m = 1e-12", "transistor.l_m"),
+        ('[transistor]\nmodel_params = {"vth0\\n" = 0.7}', "transistor.model_params"),
+        ('[transistor]\nmodel = "nmos_level1\\n"', "transistor.model"),
+    ],
+)
+def test_values_outside_their_physical_range_are_refused(edit: str, key: str) -> None:
+    lines = BASE.splitlines()
+    if edit.startswith("["):
+        section = edit.splitlines()[0]
+        if section in lines:  # replace the section
+            start = lines.index(section)
+            end = next(
+                (i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines)
+            )
+            lines = [*lines[:start], *lines[end:]]
+        text = "\n".join(lines) + "\n" + edit
+    else:
+        text = edit + "\n" + BASE
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        parse_spec(text)
+
+
+def test_a_grid_too_large_is_refused_up_front_with_the_limit_and_how_to_split() -> None:
+    text = BASE.replace("num = 4", "num = 100000000")
+    with pytest.raises(ConfigError, match=r"conductance\.num"):
+        parse_spec(text)
+    text = BASE.replace("num = 4", "num = 20000").replace("num = 6", "num = 2001")
+    with pytest.raises(ConfigError, match="limit of 20,000,000") as refused:
+        parse_spec(text)
+    assert "split" in str(refused.value)
+    with pytest.raises(ConfigError, match="chunk_size"):
+        parse_spec(
+            "chunk_size = 4096\n"
+            + BASE.replace("num = 4", "num = 2000").replace("num = 6", "num = 2001")
+        )

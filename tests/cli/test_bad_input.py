@@ -56,7 +56,24 @@ CASES = {
     "map: missing checkpoint": ["map", "--checkpoint", "{missing}", "--lut", "{lut}"],
     "map: not a checkpoint": ["map", "--checkpoint", "{text}", "--lut", "{lut}"],
     "map: wrong LUT schema": ["map", "--checkpoint", "{text}", "--lut", "{foreign}"],
+    "map: --out is a file": ["map", "--checkpoint", "{text}", "--lut", "{lut}", "--out", "{text}"],
+    "report lut: --out is a file": ["report", "lut", "{lut}", "--out", "{text}"],
+    "compare: --out is a file": ["compare", "--lut", "{lut}", "--out", "{text}"],
 }  # fmt: skip
+
+# click's own usage errors: one line too (they were three: usage, hint, error)
+USAGE_CASES = {
+    "unknown command": ["nope"],
+    "unknown option": ["map", "--bogus"],
+    "unknown option of the group": ["--bogus"],
+    "missing option": ["map", "--lut", "{lut}"],
+    "missing argument": ["report", "lut"],
+    "bad choice": ["train", "--optimizer", "rmsprop"],
+    "not a number": ["compare", "--lut", "{lut}", "--v-gate", "abc"],
+    "option without its value": ["fit", "{lut}", "--tolerance"],
+    "unknown subcommand": ["report", "nope"],
+}  # fmt: skip
+CASES |= {f"usage: {name}": args for name, args in USAGE_CASES.items()}
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -66,4 +83,22 @@ def test_bad_input_is_one_line_and_exit_2(case: str, files: dict[str, Path]) -> 
     assert result.exit_code == 2, (case, result.output)
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1, (case, result.output)
+    assert lines[0].startswith("error: "), (case, result.output)
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args", [["--bogus"], [], ["--checkpoint"], ["--json", "--lut"]])
+def test_neat_map_usage_errors_are_one_line(args: list[str]) -> None:
+    """The ``neat-map`` script (the same click command, run on its own)."""
+    from neatxbar.cli.map import map_command
+
+    result = CliRunner().invoke(map_command, args)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "neat-map --help" in lines[0] or "map --help" in lines[0]
+
+
+def test_neat_alone_still_prints_its_help() -> None:
+    result = CliRunner().invoke(cli, [])
+    assert "Usage:" in result.output and "Commands:" in result.output

@@ -83,7 +83,8 @@ def test_both_sides_simulate_the_same_arrays(report: CompareReport, paper_lut_pa
 
 def test_files_are_written_and_readable(report: CompareReport, out_dir: Path) -> None:
     assert [p.name for p in report.files] == list(FILES)
-    assert sorted(p.name for p in out_dir.iterdir()) == sorted(FILES)  # no temporary files left
+    # no temporary files left; the manifest lists what neat-xbar wrote
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([*FILES, ".neat-outputs.json"])
     data = json.loads((out_dir / "compare.json").read_text())
     assert data["fast_path"]["rank"] == report.rank
     assert data["config"]["sizes"] == list(SIZES)
@@ -147,7 +148,8 @@ def test_the_cli_runs_end_to_end(paper_lut_path: Path, tmp_path: Path) -> None:
     assert "K = " in result.output
     lines = [line for line in result.output.splitlines() if line.lstrip().startswith("8x8")]
     assert len(lines) == len(CASES) * len(MODELS)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(FILES)
+    listed = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert listed == sorted([*FILES, ".neat-outputs.json"])
     result = CliRunner().invoke(cli, [*args, "--no-trained", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

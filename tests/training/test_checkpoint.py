@@ -193,3 +193,100 @@ def test_an_unknown_model_name_in_the_header_is_a_value_error(tmp_path: Path) ->
     path = save_checkpoint(tmp_path / "m.pt", _model(), {"model": "transformer", **DIGITS_SHAPE})
     with pytest.raises(ValueError, match="unknown model 'transformer'"):
         model_from_checkpoint(path)
+
+
+# --- untrusted headers: shape, types, ranges, and sizes the stored weights must have -----------
+
+
+def _with_header(path: Path, header_text: object, model: nn.Module | None = None) -> Path:
+    state = (model or _model()).state_dict()
+    torch.save({"format": FORMAT, "header": header_text, "state_dict": state}, path)
+    return path
+
+
+_GOOD = {"model": "mlp", "dataset": "digits", **DIGITS_SHAPE}
+
+BAD_HEADERS = {
+    "a list": "[1, 2, 3]",
+    "a number": "3",
+    "null": "null",
+    "deep nesting": json.dumps({**_GOOD, "x": json.loads("[" * 50 + "]" * 50)}),
+    "deeper than the parser": "[" * 100_000 + "]" * 100_000,
+    "num_classes as text": json.dumps({**_GOOD, "num_classes": "10"}),
+    "num_classes -1": json.dumps({**_GOOD, "num_classes": -1}),
+    "in_channels 0": json.dumps({**_GOOD, "in_channels": 0}),
+    "image_size 2.5": json.dumps({**_GOOD, "image_size": 2.5}),
+    "image_size true": json.dumps({**_GOOD, "image_size": True}),
+    "image_size 700 on digits weights": json.dumps({**_GOOD, "image_size": 700}),
+    "image_size 10^9": json.dumps({**_GOOD, "image_size": 10**9}),
+    "model a number": json.dumps({**_GOOD, "model": 3}),
+    "model unknown": json.dumps({**_GOOD, "model": "transformer"}),
+    "dataset a list": json.dumps({**_GOOD, "dataset": ["digits"]}),
+    "v_gate NaN": '{"model": "mlp", "num_classes": 10, "in_channels": 1, "image_size": 8, '
+    '"v_gate": NaN}',
+    "v_gate Infinity in a layer": '{"model": "mlp", "v_gate": {"1": Infinity}}',
+    "v_gate text": json.dumps({**_GOOD, "v_gate": "0.9"}),
+    "v_gate negative": json.dumps({**_GOOD, "v_gate": {"1": -0.9}}),
+    "v_gate a list": json.dumps({**_GOOD, "v_gate": [0.9, 1.0]}),
+    "weight_scales NaN": '{"model": "mlp", "weight_scales": {"1": NaN}}',
+    "weight_scales a list": json.dumps({**_GOOD, "weight_scales": [1.0]}),
+    "header not text": b'{"model": "mlp"}',
+    "header too long": json.dumps({**_GOOD, "note": "x" * 1_000_001}),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_HEADERS))
+def test_bad_headers_are_refused_in_one_line(tmp_path: Path, case: str) -> None:
+    path = _with_header(tmp_path / "bad.pt", BAD_HEADERS[case])
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(str(path)), message
+    assert len(message) < len(str(path)) + 300, message
+
+
+def test_an_image_size_the_weights_do_not_have_is_refused_before_building(
+    tmp_path: Path,
+) -> None:
+    """image_size 700 would make the MLP's first layer 490 000 x 256 (500 MB) before the
+    weights failed to fit: the shapes are compared on the meta device first."""
+    header = json.dumps({"model": "mlp", "num_classes": 10, "in_channels": 1, "image_size": 700})
+    with pytest.raises(
+        CheckpointError, match=r"do not fit model 'mlp'.*1\.weight of shape \(256, 490000\)"
+    ):
+        load_checkpoint(_with_header(tmp_path / "a.pt", header))
+    # the same sizes without a model name: --model names it, still compared before building
+    header = json.dumps({"num_classes": 10, "in_channels": 1, "image_size": 700})
+    with pytest.raises(CheckpointError, match="do not fit model 'mlp'"):
+        model_from_checkpoint(_with_header(tmp_path / "b.pt", header), "mlp")
+
+
+def test_a_good_header_with_gates_and_scales_loads(tmp_path: Path) -> None:
+    header = {**_GOOD, "v_gate": {"1": 0.8, "3": 1.0}, "weight_scales": {"1": 0.5, "3": 0.0}}
+    path = save_checkpoint(tmp_path / "m.pt", _model(), header)
+    assert {k: load_checkpoint(path)[0][k] for k in header} == header
+    scalar = save_checkpoint(tmp_path / "s.pt", _model(), {**_GOOD, "v_gate": 0.9})
+    assert load_checkpoint(scalar)[0]["v_gate"] == 0.9
+
+
+def test_save_writes_strict_json(tmp_path: Path) -> None:
+    path = save_checkpoint(tmp_path / "m.pt", _model(), {**_GOOD, "accuracy": float("nan")})
+    text = torch.load(path, weights_only=True)["header"]
+    assert "NaN" not in text and json.loads(text)["accuracy"] is None
+
+
+@pytest.mark.parametrize("case", ["a list", "num_classes as text", "image_size 700 on digits "
+                                  "weights", "v_gate NaN", "deeper than the parser"])  # fmt: skip
+def test_neat_map_refuses_a_bad_header_in_one_line(
+    tmp_path: Path, case: str, linear_lut: object
+) -> None:
+    from click.testing import CliRunner
+
+    from neatxbar.cli.main import cli
+
+    path = _with_header(tmp_path / "bad.pt", BAD_HEADERS[case])
+    result = CliRunner().invoke(cli, ["map", "--no-progress", "--checkpoint", str(path),
+                                      "--lut", str(linear_lut.path)])  # fmt: skip
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0].startswith(f"error: {path}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from neatxbar.cli.main import cli
@@ -86,5 +87,63 @@ def test_bad_experiment_configs_exit_2_with_one_line(tmp_path: Path) -> None:
         result = _run(path, tmp_path / f"out-{name}")
         assert result.exit_code == 2, (name, result.output)
         assert result.output.startswith("error:") and result.output.strip().count("\n") == 0
+        assert not (tmp_path / f"out-{name}").exists(), name  # nothing written
     missing = _run(tmp_path / "missing.toml", tmp_path / "o")
     assert missing.exit_code == 2
+    both = tmp_path / "both.toml"
+    both.write_text(CONFIG.replace('lut_preset = "quick"', 'lut_preset = "quick"\nlut = "x.h5"'))
+    refused = _run(both, tmp_path / "o")
+    assert refused.exit_code == 2 and "not both" in refused.output
+
+
+TINY_WITH_LUT = """
+[experiment]
+name = "tiny-lut"
+model = "mlp"
+lut = "{lut}"
+v_gates = [1.0]
+
+[train]
+epochs = {epochs}
+device = "cpu"
+
+[neat]
+iterations = 1
+epochs_per_iteration = 1
+device = "cpu"
+"""
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_lut_file_and_overwrite_in_the_current_folder_keep_the_users_files(
+    tmp_path: Path, paper_lut_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``lut = "path.h5"`` works (it was refused: "give exactly one of lut or lut_preset"), and
+    ``--out . --overwrite`` removes only the earlier run's files (it deleted the whole folder)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    (work / "notes.txt").write_text("a user's notes")
+    (work / "thesis").mkdir()
+    (work / "thesis" / "chapter.tex").write_text("a user's chapter")
+    user = _tree(work)
+    config = tmp_path / "tiny-lut.toml"
+    config.write_text(TINY_WITH_LUT.format(lut=paper_lut_path, epochs=1))
+    first = _run(config, Path("."))
+    assert first.exit_code == 0, first.output
+    assert not (work / "lut.h5").exists()  # the LUT file given is used, not characterized
+    assert str(paper_lut_path) in (work / "report.md").read_text()
+    written = json.loads((work / ".neat-outputs.json").read_text())["files"]
+    assert {"experiment.json", "software.pt", "results.json", "report.md"} <= set(written)
+    old = (work / "software.pt").read_bytes()
+    config.write_text(TINY_WITH_LUT.format(lut=paper_lut_path, epochs=2))
+    assert _run(config, Path(".")).exit_code == 2  # another config: refused without --overwrite
+    again = _run(config, Path("."), "--overwrite")
+    assert again.exit_code == 0, again.output
+    tree = _tree(work)
+    assert {k: tree[k] for k in user} == user  # the user's file and sub-folder survive
+    assert tree["software.pt"] != old  # the earlier run's files were replaced
+    assert not [name for name in tree if ".neat-staging" in name or name.endswith(".tmp")]
