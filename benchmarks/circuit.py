@@ -23,7 +23,6 @@ from neatxbar.characterize.spec import load_preset
 from neatxbar.lut import CellLUT
 from neatxbar.mapping import Crossbar, MappingConfig, convert
 from neatxbar.mapping.circuit import CircuitConfig, solve
-from neatxbar.mapping.config import WireResistance
 from neatxbar.spice import Wires, crossbar_column_currents, crossbar_column_currents_batch
 from neatxbar.training.models import build_model
 
@@ -48,24 +47,28 @@ def _mvm_rows(lut: CellLUT) -> list[tuple[str, ...]]:
         spice = crossbar_column_currents_batch(g, v, V_GATE, transistor, Wires(OHM, OHM), ACCURACY)
         batched = (time.perf_counter() - start) / count
         g_t = torch.as_tensor(g)
-        circuit = solve(lut, g_t, torch.as_tensor(v), V_GATE, CircuitConfig(OHM, OHM))
+        circuit = solve(lut, g_t, torch.as_tensor(v), V_GATE, CircuitConfig(Wires(OHM, OHM)))
         per_cell = Crossbar(lut, V_GATE, n, n, path="exact").column_currents(
             g_t, torch.as_tensor(v)
         )
         err_circuit = np.abs(circuit.column_currents.numpy() / spice - 1)
         err_cell = np.abs(per_cell.numpy() / spice - 1)
         many = torch.as_tensor(rng.uniform(0, lut.v_max, (256, n)))
-        solve(lut, g_t, many, V_GATE, CircuitConfig(OHM, OHM))  # warm up
+        solve(lut, g_t, many, V_GATE, CircuitConfig(Wires(OHM, OHM)))  # warm up
         start = time.perf_counter()
-        result = solve(lut, g_t, many, V_GATE, CircuitConfig(OHM, OHM))
+        result = solve(lut, g_t, many, V_GATE, CircuitConfig(Wires(OHM, OHM)))
         per_mvm = (time.perf_counter() - start) / len(many)
-        rows.append((
-            f"{n}x{n}", f"{single * 1e3:.0f} ms", f"{batched * 1e3:.1f} ms",
-            f"{per_mvm * 1e6:.0f} us ({result.iterations} it.)",
-            f"{single / per_mvm:.0f}x / {batched / per_mvm:.0f}x",
-            f"{100 * err_circuit.max():.3f} / {100 * np.median(err_circuit):.4f}",
-            f"{100 * err_cell.max():.2f} / {100 * np.median(err_cell):.3f}",
-        ))  # fmt: skip
+        rows.append(
+            (
+                f"{n}x{n}",
+                f"{single * 1e3:.0f} ms",
+                f"{batched * 1e3:.1f} ms",
+                f"{per_mvm * 1e6:.0f} us ({result.iterations} it.)",
+                f"{single / per_mvm:.0f}x / {batched / per_mvm:.0f}x",
+                f"{100 * err_circuit.max():.3f} / {100 * np.median(err_circuit):.4f}",
+                f"{100 * err_cell.max():.2f} / {100 * np.median(err_cell):.3f}",
+            )
+        )
     return rows
 
 
@@ -79,7 +82,7 @@ def _timed(model: torch.nn.Module, x: torch.Tensor) -> float:
 def _network_rows(lut: CellLUT) -> list[tuple[str, ...]]:
     """Forward time with wires against the ideal model: the digits MLP, and one ResNet18 layer
     (a whole ResNet18 with wires is about 10^5 tile solves per image on CPU: out of reach here)."""
-    config = MappingConfig(v_gate=V_GATE, wires=WireResistance(OHM, OHM))
+    config = MappingConfig(v_gate=V_GATE, wires=Wires(OHM, OHM))
     mlp = build_model("mlp", 10, 1, 8).eval()
     resnet = build_model("resnet18", 10, 3, 32).eval()
     conv = torch.nn.Sequential(resnet[3].conv1).eval()  # first block's 3x3, 64 -> 64 channels
@@ -115,9 +118,15 @@ def main() -> None:
     rows += [
         (n, f"ideal {a}", f"with wires {b}", f"ratio {c}", "", "", "") for n, a, b, c in networks
     ]
-    header = ["array", "ngspice, one op", "ngspice per vector (batched)", "solver per MVM",
-              "speed-up (op / batched)", "solver error max / median %",
-              "per-cell error max / median %"]  # fmt: skip
+    header = [
+        "array",
+        "ngspice, one op",
+        "ngspice per vector (batched)",
+        "solver per MVM",
+        "speed-up (op / batched)",
+        "solver error max / median %",
+        "per-cell error max / median %",
+    ]
     publish(__file__, caption, header, rows)
 
 

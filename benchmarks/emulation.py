@@ -31,11 +31,10 @@ from neatxbar.spice import crossbar_column_currents, crossbar_column_currents_ba
 from neatxbar.training.models import build_model
 
 WORKLOADS = {  # name: (model factory, input shape)
-    "MLP 256-512-512-10, batch 256": (
-        lambda: _mlp(), (256, 256)),
+    "MLP 256-512-512-10, batch 256": (lambda: _mlp(), (256, 256)),
     "digits MLP 64-256-256-10, batch 256": (lambda: build_model("mlp", 10, 1, 8), (256, 1, 8, 8)),
     "ResNet18 CIFAR, batch 32": (lambda: build_model("resnet18", 10, 3, 32), (32, 3, 32, 32)),
-}  # fmt: skip
+}
 VARIANTS = {
     "fast, 1.0 V": {"v_gate": 1.0},
     "fast, 0.8 V": {"v_gate": 0.8},
@@ -47,8 +46,9 @@ VARIANTS = {
 def _mlp() -> torch.nn.Module:
     from torch import nn
 
-    return nn.Sequential(nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(),
-                         nn.Linear(512, 10))  # fmt: skip
+    return nn.Sequential(
+        nn.Linear(256, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10)
+    )
 
 
 class NaiveLinear(torch.nn.Module):
@@ -144,8 +144,16 @@ def _forward_rows(lut: CellLUT, lut_path: str) -> list[tuple[str, ...]]:
         x = torch.randn(*shape)
         ideal = _time(_build(workload, "ideal", lut), x)
         ideal_mem = max(_peak_memory(lut_path, workload, "ideal"), 1e-3)
-        rows.append((workload, "ideal float model", f"{ideal * 1e3:.2f} ms", "1.00",
-                     f"{ideal_mem:.1f} MiB", "1.00"))  # fmt: skip
+        rows.append(
+            (
+                workload,
+                "ideal float model",
+                f"{ideal * 1e3:.2f} ms",
+                "1.00",
+                f"{ideal_mem:.1f} MiB",
+                "1.00",
+            )
+        )
         variants = list(VARIANTS) + (["naive"] if "MLP" in workload else [])
         for variant in variants:
             if variant.startswith("exact") or variant == "naive":
@@ -158,8 +166,16 @@ def _forward_rows(lut: CellLUT, lut_path: str) -> list[tuple[str, ...]]:
                 continue
             seconds = _time(_build(workload, variant, lut), x)
             memory = _peak_memory(lut_path, workload, variant)
-            rows.append((workload, variant, f"{seconds * 1e3:.2f} ms", f"{seconds / ideal:.2f}",
-                         f"{memory:.1f} MiB", f"{memory / ideal_mem:.2f}"))  # fmt: skip
+            rows.append(
+                (
+                    workload,
+                    variant,
+                    f"{seconds * 1e3:.2f} ms",
+                    f"{seconds / ideal:.2f}",
+                    f"{memory:.1f} MiB",
+                    f"{memory / ideal_mem:.2f}",
+                )
+            )
     return rows
 
 
@@ -218,8 +234,9 @@ def main() -> None:
         f"the same run. Fast-path rank K chosen per V_gate (budget 0.1 %): {ranks}. Memory: peak "
         "RSS growth of one forward, each variant in a fresh process."
     )
-    publish(__file__, caption, ["workload", "variant", "time", "ratio", "memory", "memory ratio"],
-            rows)  # fmt: skip
+    publish(
+        __file__, caption, ["workload", "variant", "time", "ratio", "memory", "memory ratio"], rows
+    )
 
 
 if __name__ == "__main__":

@@ -38,13 +38,20 @@ BUDGET = 0.01  # accuracy budget of the data-driven selection: 1 point
 Gates = float | dict[str, float]
 
 
-def _crossbar(model: nn.Module, lut: CellLUT, gates: Gates,
-              scales: dict[str, float] | None = None) -> nn.Module:  # fmt: skip
+def _crossbar(
+    model: nn.Module, lut: CellLUT, gates: Gates, scales: dict[str, float] | None = None
+) -> nn.Module:
     return convert(model, lut, MappingConfig(), v_gate=gates, weight_scales=scales).eval()
 
 
-def _saving(model: nn.Module, lut: CellLUT, gates: Gates, scales: dict[str, float] | None,
-            x: torch.Tensor, config: EnergyConfig) -> float:  # fmt: skip
+def _saving(
+    model: nn.Module,
+    lut: CellLUT,
+    gates: Gates,
+    scales: dict[str, float] | None,
+    x: torch.Tensor,
+    config: EnergyConfig,
+) -> float:
     """Energy saving (%) against every layer at 1.0 V, same inputs."""
     report = model_energy(_crossbar(model, lut, gates, scales), x, config)
     return 100 * (1 - report.relative_to_baseline)
@@ -83,34 +90,60 @@ def main() -> None:
         if w_max == 0:
             neat_text, share = "n/a (w_max = 0: nothing is linear)", ""
         else:
-            trained, log = neat_train(model, lut, fit, data.test, v, DIGITS_DEFAULTS,
-                                      progress=False)  # fmt: skip
+            trained, log = neat_train(
+                model, lut, fit, data.test, v, DIGITS_DEFAULTS, progress=False
+            )
             neat_acc = evaluate(_crossbar(trained, lut, v, log.scales), data.test)
             neat_text = f"{100 * neat_acc:.2f}"
-            share = ", ".join(f"{100 * s:.0f} -> {100 * log.share[-1][k]:.0f}"
-                              for k, s in log.initial_share.items())  # fmt: skip
-        rows.append((f"all layers at {v:.2f} V", f"{w_max:.3f}", f"{100 * naive:.2f}", neat_text,
-                     share, f"{saving:.1f}"))  # fmt: skip
+            share = ", ".join(
+                f"{100 * s:.0f} -> {100 * log.share[-1][k]:.0f}"
+                for k, s in log.initial_share.items()
+            )
+        rows.append(
+            (
+                f"all layers at {v:.2f} V",
+                f"{w_max:.3f}",
+                f"{100 * naive:.2f}",
+                neat_text,
+                share,
+                f"{saving:.1f}",
+            )
+        )
     # Heterogeneous: data-free on the software weights; data-driven on a validation split.
-    weights = {name: m.weight for name, m in model.named_modules() if hasattr(m, "weight")
-               and name in scales}  # fmt: skip
+    weights = {
+        name: m.weight
+        for name, m in model.named_modules()
+        if hasattr(m, "weight") and name in scales
+    }
     free = data_free(weights, scales, lut, highest=1.0)
     gates, reference, final = data_driven(
-        list(scales), lut, lambda g: evaluate(_crossbar(model, lut, g), validation),
-        baseline=1.0, budget=BUDGET,
-    )  # fmt: skip
+        list(scales),
+        lut,
+        lambda g: evaluate(_crossbar(model, lut, g), validation),
+        baseline=1.0,
+        budget=BUDGET,
+    )
     trained, log = neat_train(model, lut, fit, data.test, free, DIGITS_DEFAULTS, progress=False)
-    rows.append((
-        "data-free (99.5 % coverage), then NEAT: " + _gates_text(free), "",
-        f"{100 * evaluate(_crossbar(model, lut, free), data.test):.2f}",
-        f"{100 * evaluate(_crossbar(trained, lut, free, log.scales), data.test):.2f}", "",
-        f"{_saving(trained, lut, free, log.scales, x, energy_config):.1f}",
-    ))  # fmt: skip
-    rows.append((
-        "data-driven (1 point on validation), naive mapping: " + _gates_text(gates), "",
-        f"{100 * evaluate(_crossbar(model, lut, gates), data.test):.2f}", "", "",
-        f"{_saving(model, lut, gates, None, x, energy_config):.1f}",
-    ))  # fmt: skip
+    rows.append(
+        (
+            "data-free (99.5 % coverage), then NEAT: " + _gates_text(free),
+            "",
+            f"{100 * evaluate(_crossbar(model, lut, free), data.test):.2f}",
+            f"{100 * evaluate(_crossbar(trained, lut, free, log.scales), data.test):.2f}",
+            "",
+            f"{_saving(trained, lut, free, log.scales, x, energy_config):.1f}",
+        )
+    )
+    rows.append(
+        (
+            "data-driven (1 point on validation), naive mapping: " + _gates_text(gates),
+            "",
+            f"{100 * evaluate(_crossbar(model, lut, gates), data.test):.2f}",
+            "",
+            "",
+            f"{_saving(model, lut, gates, None, x, energy_config):.1f}",
+        )
+    )
     seconds = time.perf_counter() - started
     caption = (
         f"Digits (1149 train / 288 validation / 360 test), MLP 64-256-256-10, `paper` LUT, NEAT: "
@@ -120,8 +153,14 @@ def main() -> None:
         f"Data-driven: validation accuracy {100 * reference:.2f} % with every layer at 1.0 V, "
         f"{100 * final:.2f} % with its choice."
     )
-    header = ["gate voltages", "w_max", "naive mapping", "NEAT", "linear share % (before -> after)",
-              "energy saving %"]  # fmt: skip
+    header = [
+        "gate voltages",
+        "w_max",
+        "naive mapping",
+        "NEAT",
+        "linear share % (before -> after)",
+        "energy saving %",
+    ]
     publish(__file__, caption, header, rows)
 
 

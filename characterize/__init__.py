@@ -1,4 +1,5 @@
-"""Characterization: sweep specifications, the sweep runner, linear-region fits (not built yet).
+"""Characterization: sweep specifications, the resumable sweep runner (a process pool, any executor
+or Dask), linear-region fits, read energy, calibration to the paper's cut-offs and LUT plots.
 
-Never imports torch.
+Writes LUTs through :mod:`neatxbar.lut`'s format (h5py only); never imports torch.
 """

@@ -10,11 +10,12 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
+from neatxbar.core.checks import check_number
+
 
 def read_energy(current: np.ndarray, v_in: np.ndarray, read_time_s: float) -> np.ndarray:
     """Energy per cell per read in J, same shape as ``current`` (A) of shape (n_g, n_v, n_vg)."""
-    if read_time_s <= 0:
-        raise ValueError(f"read_time_s must be > 0, got {read_time_s}")
+    read_time_s = check_number("read_time_s (s)", read_time_s, positive=True)
     return read_time_s * np.asarray(v_in)[None, :, None] * current
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from neatxbar.characterize.spec import METRICS
 from neatxbar.core.checks import check_number
+from neatxbar.core.errors import ConfigError
 from neatxbar.lut.schema import Grids, open_lut, read_lut, replace_atomically
 
 
@@ -74,7 +75,7 @@ def deviation(
         ``"ideal"`` or ``"fit"`` (see the module docstring).
     """
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise ConfigError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     positive = v_in > 0
     v = v_in[positive][None, :, None]
     i = current[:, positive, :]
@@ -96,7 +97,7 @@ def fit_linear_region(
     """Linear-region bounds of a LUT (see the module docstring for the definitions)."""
     tolerance = check_number("tolerance", tolerance, positive=True, high=1.0)
     if tolerance >= 1:
-        raise ValueError(f"tolerance must be a fraction in (0, 1), got {tolerance}")
+        raise ConfigError(f"tolerance must be a fraction in (0, 1), got {tolerance}")
     g = np.asarray(g_siemens, float)
     worst = deviation(current, g, v_in, metric).max(axis=1)  # (n_g, n_vg)
     within = worst <= tolerance

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from neatxbar.characterize.calibrate import PAPER_CUTOFFS_S, PAPER_NO_CUTOFF_V
 from neatxbar.characterize.fit import deviation
+from neatxbar.core.errors import ConfigError
 from neatxbar.core.outputs import OutputFolder
 from neatxbar.lut.errors import LUTError
 from neatxbar.lut.schema import check_complete, open_lut
@@ -135,7 +136,7 @@ def _pick_conductances(g: np.ndarray, conductances_us: Sequence[float] | None) -
         return _spread(g.size, N_IV_CONDUCTANCES)
     wanted = np.asarray(conductances_us, float).ravel()
     if wanted.size == 0 or not np.all(np.isfinite(wanted)):
-        raise ValueError(f"conductances (uS) must be finite numbers, got {list(wanted)}")
+        raise ConfigError(f"conductances (uS) must be finite numbers, got {list(wanted)}")
     return _nearest(g, wanted / MICRO)
 
 

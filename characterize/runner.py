@@ -38,11 +38,11 @@ from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from neatxbar.characterize.energy import write_read_energy
 from neatxbar.characterize.fit import LinearRegion, fit_linear_region, write_linear_region
 from neatxbar.characterize.spec import SweepSpec
+from neatxbar.core.progress import ProgressBar
 from neatxbar.lut.errors import LUTError
 from neatxbar.lut.schema import (
     FAILED,
@@ -72,13 +72,6 @@ RETRY_OPTIONS = {"gminsteps": 100.0, "srcsteps": 100.0, "itl1": 1000.0, "itl2": 
 #: a pool of spawned processes (imports, ngspice) costs more than it saves (measured: the paper
 #: LUT's 84k points take 0.2 s in process and 0.45 s on a 2-process pool).
 IN_PROCESS_BELOW_POINTS = 300_000
-
-
-class _ProgressBar(tqdm):
-    """tqdm without its monitor thread: a Ctrl-C then always reaches the main thread, which
-    defers it while ngspice runs (see ``neatxbar.spice.session``)."""
-
-    monitor_interval = 0
 
 
 @dataclass(frozen=True)
@@ -466,7 +459,7 @@ def _run(
     retried = 0
     with (
         open_lut(partial, "r+") as f,
-        _ProgressBar(
+        ProgressBar(
             total=points,
             unit="pt",
             unit_scale=True,

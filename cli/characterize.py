@@ -12,8 +12,9 @@ from neatxbar.characterize.calibrate import PAPER_CUTOFFS_S, PAPER_NO_CUTOFF_V, 
 from neatxbar.characterize.fit import LinearRegion, compute_fit, write_fit
 from neatxbar.characterize.runner import characterize, partial_path
 from neatxbar.characterize.spec import SweepSpec, load_preset, load_spec
-from neatxbar.cli.errors import UserError, user_errors
+from neatxbar.cli.errors import NeatCommand, NeatGroup, UserError, user_errors
 from neatxbar.core.jsonout import dumps_strict
+from neatxbar.core.tables import frame, to_text
 
 
 def _load(preset: str | None, spec_file: str | None) -> tuple[SweepSpec, str]:
@@ -50,24 +51,27 @@ def region_rows(region: LinearRegion, v_gate: list[float]) -> list[dict[str, obj
 
 
 def region_text(region: LinearRegion, v_gate: list[float]) -> str:
-    lines = [
-        f"linear region: tolerance {region.tolerance:.2%}, metric {region.metric!r}",
-        f"{'V_gate (V)':>10} {'g_max (uS)':>11} {'w_max':>6} {'cut-off (uS)':>13} "
-        f"{'paper (uS, reported)':>21}",
-    ]
-    for row in region_rows(region, v_gate):
-        lines.append(
-            f"{row['v_gate_v']:>10.2f} {row['g_max_s'] * 1e6:>11.2f} {row['w_max']:>6.3f} "
-            f"{_micro(row['crossing_s']):>13} {row['paper_reported_us']:>21}"
-        )
-    return "\n".join(lines)
+    table = frame(
+        {
+            "V_gate (V)": row["v_gate_v"],
+            "g_max (uS)": row["g_max_s"] * 1e6,
+            "w_max": row["w_max"],
+            "cut-off (uS)": _micro(row["crossing_s"]),
+            "paper (uS, reported)": row["paper_reported_us"],
+        }
+        for row in region_rows(region, v_gate)
+    )
+    formats = {"V_gate (V)": ".2f", "g_max (uS)": ".2f", "w_max": ".3f"}
+    return f"linear region: tolerance {region.tolerance:.2%}, metric {region.metric!r}\n" + to_text(
+        table, formats=formats, align_right=True
+    )
 
 
 def print_region(region: LinearRegion, v_gate: list[float]) -> None:
     click.echo(region_text(region, v_gate))
 
 
-@click.group("characterize", invoke_without_command=True)
+@click.group("characterize", cls=NeatGroup, invoke_without_command=True)
 @click.option("--preset", help="A preset of configs/ (quick, paper).")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="A sweep spec (TOML).")
 @click.option("--out", type=click.Path(dir_okay=False), help="LUT file [luts/<name>.h5].")
@@ -105,13 +109,10 @@ def characterize_command(
             raise UserError(
                 "--scheduler needs dask: pip install 'neat-xbar[distributed]'"
             ) from None
-        with user_errors():
-            try:
-                client = Client(scheduler, timeout="10s")
-            except OSError as error:
-                raise ValueError(
-                    f"cannot reach the Dask scheduler at {scheduler}: {error}"
-                ) from None
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, ValueError) as error:  # unreachable, or a malformed address
+            raise UserError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
         executor = client.get_executor()
     try:
         with user_errors():
@@ -184,12 +185,16 @@ def calibrate_command(preset: str | None, spec_file: str | None) -> None:
         f"calibrated: w_m = {result.w_m:.4g} m, vth0 = {result.vth0_v:.4f} V, "
         f"rdsw = {result.rdsw:.2f} ohm*um (G_ON = {result.g_on_s * 1e6:.2f} uS)"
     )
-    click.echo(
-        f"{'V_gate (V)':>10} {'cut-off (uS)':>13} {'in the LUT':>12} {'paper (uS, reported)':>21}"
+    table = frame(
+        {
+            "V_gate (V)": v,
+            "cut-off (uS)": _micro(g),
+            "in the LUT": "none" if g > result.g_on_s else f"{g * 1e6:.2f}",
+            "paper (uS, reported)": _paper_column(v),
+        }
+        for v, g in result.cutoffs_s.items()
     )
-    for v, g in result.cutoffs_s.items():
-        in_lut = "none" if g > result.g_on_s else f"{g * 1e6:.2f}"
-        click.echo(f"{v:>10.2f} {_micro(g):>13} {in_lut:>12} {_paper_column(v):>21}")
+    click.echo(to_text(table, formats={"V_gate (V)": ".2f"}, align_right=True))
     click.echo("(cut-offs above G_ON lie outside the memristor's range: no cut-off in the LUT)")
     click.echo("\nFor the spec's [transistor] table:")
     click.echo(
@@ -198,7 +203,7 @@ def calibrate_command(preset: str | None, spec_file: str | None) -> None:
     )
 
 
-@click.command("fit")
+@click.command("fit", cls=NeatCommand)
 @click.argument("lut", type=click.Path(dir_okay=False))
 @click.option("--tolerance", type=float, help="Tolerance as a fraction [the file's].")
 @click.option("--metric", type=click.Choice(["ideal", "fit"]), help="Deviation metric [ideal].")

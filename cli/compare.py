@@ -7,56 +7,25 @@ from pathlib import Path
 import click
 
 from neatxbar.cli.errors import user_errors
+from neatxbar.core.errors import ConfigError
 from neatxbar.core.jsonout import dumps_strict
-from neatxbar.core.outputs import OutputFolder
-from neatxbar.mapping.compare import CompareConfig, CompareReport, compare
-from neatxbar.mapping.compare_report import FILES
+from neatxbar.studies.compare import CompareConfig, compare
+from neatxbar.studies.compare.tables import console_text
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
-    """``"16,32,64"`` -> ``(16, 32, 64)``; ValueError naming the bad item."""
+    """``"16,32,64"`` -> ``(16, 32, 64)``; ConfigError naming the bad item."""
     sizes = []
     for item in text.split(","):
         item = item.strip()
         try:
             sizes.append(int(item))
         except ValueError:
-            raise ValueError(
+            raise ConfigError(
                 f"--sizes must be whole numbers separated by commas (e.g. 16,32,64), "
                 f"got {item!r} in {text!r}"
             ) from None
     return tuple(sizes)
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.3g}"
-
-
-def print_table(report: CompareReport) -> None:
-    """The report as a fixed-width table on stdout."""
-    form = report.degree if report.degree is not None else "interpolated"
-    click.echo(
-        f"{report.lut_path}: V_gate {report.config.v_gate:.2f} V, fast path K = {report.rank} "
-        f"(degree {form}), ngspice {report.ngspice_version}"
-    )
-    if report.trained_accuracy is not None:
-        click.echo(
-            f"trained case: MLP on the digits, held-out accuracy {report.trained_accuracy:.1%}"
-        )
-    click.echo("relative error |I_model - I_spice| / |I_spice| of the column currents, in %")
-    click.echo(
-        f"{'size':>7} {'case':>7} {'model':>5} {'vec':>4} {'rms %':>9} {'median %':>9} "
-        f"{'p99 %':>9} {'max %':>9} {'spice s':>8} {'spice ms/v':>10} {'emu us/v':>9} "
-        f"{'speed-up':>9}"
-    )
-    for row in report.rows:
-        click.echo(
-            f"{row.size:>3}x{row.size:<3} {row.case:>7} {row.model:>5} {row.vectors:>4} "
-            f"{_pct(row.rel_err_rms):>9} {_pct(row.rel_err_median):>9} "
-            f"{_pct(row.rel_err_p99):>9} {_pct(row.rel_err_max):>9} "
-            f"{row.spice_seconds:>8.3f} {1e3 * row.spice_seconds_per_vector:>10.2f} "
-            f"{1e6 * row.emulation_seconds_per_vector:>9.2f} {row.speedup:>9.0f}"
-        )
 
 
 @click.command("compare")
@@ -73,7 +42,17 @@ def print_table(report: CompareReport) -> None:
     "--trained/--no-trained",
     default=True,
     show_default=True,
-    help="Also compare a layer of an MLP trained on the digits.",
+    help="Also compare the first layer of a trained model, driven by its own held-out inputs.",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(dir_okay=False),
+    help="The trained model (a 'neat train' checkpoint) [an MLP trained on the digits here].",
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    help="Where the checkpoint's dataset lives (CIFAR); not needed for the digits.",
 )
 @click.option(
     "--out",
@@ -100,6 +79,8 @@ def compare_command(
     vectors: int | None,
     seed: int,
     trained: bool,
+    checkpoint: str | None,
+    data_dir: str | None,
     out: str,
     wire_ohm: float,
     progress: bool,
@@ -107,19 +88,19 @@ def compare_command(
 ) -> None:
     """Solve whole crossbars in ngspice and compare their column currents with the emulation."""
     with user_errors():
-        # before any work: no output may replace the LUT or a file neat-xbar did not write
-        OutputFolder(out, inputs=(lut,)).check(FILES)
         config = CompareConfig(
             sizes=parse_sizes(sizes),
             v_gate=v_gate,
             vectors=CompareConfig.vectors if vectors is None else vectors,
             seed=seed,
             trained=trained,
+            checkpoint=checkpoint,
+            data_dir=data_dir,
             wire_ohm=wire_ohm,
         )
         report = compare(Path(lut), config, out_dir=Path(out), progress=progress)
     if as_json:
         click.echo(dumps_strict(report.to_dict(), indent=2))
         return
-    print_table(report)
+    click.echo(console_text(report))
     click.echo("wrote " + ", ".join(str(path) for path in report.files))

@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
+from neatxbar.cli.errors import NeatCommand
 from neatxbar.spice import SpiceError, Transistor, cell_current, ngspice_version
 
 # One cell at the paper's corner: G_ON = 1/30 kOhm, V_in = 0.5 V, V_gate = 1.0 V.
@@ -47,7 +48,7 @@ def _check_cell() -> tuple[bool, str]:
     )
 
 
-@click.command("doctor")
+@click.command("doctor", cls=NeatCommand)
 def doctor_command() -> None:
     """Print versions and the torch device, simulate one cell; exit 0 if all is well, else 1."""
     try:

@@ -1,6 +1,6 @@
 """``neat map`` / ``neat-map``: map a trained model onto crossbars; accuracy and energy per V_gate.
 
-Thin: parses the options, calls :func:`neatxbar.training.deploy.deploy`, prints its table (or
+Thin: parses the options, calls :func:`neatxbar.studies.neat_map.deploy`, prints its table (or
 JSON). The same click command is the ``neat`` group's ``map`` and the ``neat-map`` script.
 """
 
@@ -117,7 +117,8 @@ def map_command(
     """
     from neatxbar.core.outputs import OutputFolder
     from neatxbar.mapping import MappingConfig
-    from neatxbar.training.deploy import FILES, deploy, load_gate_file
+    from neatxbar.mapping.gates import load_gate_file
+    from neatxbar.studies.neat_map import FILES, deploy
 
     if vgate is not None and vgate_per_layer is not None:
         raise UserError("give --vgate or --vgate-per-layer, not both")

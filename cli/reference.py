@@ -13,7 +13,8 @@ HEADER = """# CLI reference
 
 Generated from the commands' own help by `python -m neatxbar.cli.reference > docs/cli.md`
 (a test fails when this file is out of date). Every command answers bad input with one line on
-stderr and exit code 2.
+stderr and exit code 2, and Ctrl-C with one line and exit code 130. Anything else is a bug in
+neat-xbar: its traceback, a line asking you to report it, and exit code 1.
 """
 
 

@@ -56,7 +56,7 @@ def lut_command(lut: str, out: str | None) -> None:
 @click.option("--progress/--no-progress", default=True)
 def experiment_command(config_path: str, out: str | None, overwrite: bool, progress: bool) -> None:
     """Run the NEAT experiment end to end (resumes) and write a Markdown report."""
-    from neatxbar.training.experiment import ExperimentConfig, run_experiment
+    from neatxbar.studies.experiment import ExperimentConfig, run_experiment
 
     with user_errors():
         config = ExperimentConfig.from_toml(config_path)

@@ -6,13 +6,13 @@ import os
 
 import click
 
-from neatxbar.cli.errors import UserError, user_errors
+from neatxbar.cli.errors import NeatCommand, UserError, user_errors
 from neatxbar.core.jsonout import dumps_strict
 
 VGATE_HELP = "Gate voltage (V) of every crossbar layer, for NEAT and crossbar evaluation."
 
 
-@click.command("train")
+@click.command("train", cls=NeatCommand)
 @click.option(
     "--model", "model_name", default="mlp", show_default=True, help="mlp, cnn, vgg11 or resnet18."
 )
@@ -70,8 +70,8 @@ def train_command(**options: object) -> None:
     """
     from neatxbar.lut.interp import CellLUT
     from neatxbar.mapping.config import check_v_gate
+    from neatxbar.mapping.gates import load_gate_file
     from neatxbar.training.data import load_dataset
-    from neatxbar.training.deploy import load_gate_file
     from neatxbar.training.neat import NeatConfig
     from neatxbar.training.run import run_training
     from neatxbar.training.trainer import TrainConfig
@@ -86,10 +86,16 @@ def train_command(**options: object) -> None:
     with user_errors():
         vgate = None if o["vgate"] is None else check_v_gate("--vgate", o["vgate"])
         v_gate = load_gate_file(o["vgate_per_layer"]) if o["vgate_per_layer"] else vgate
-        config = TrainConfig(epochs=o["epochs"], batch_size=o["batch_size"],
-                             optimizer=o["optimizer"], lr=o["lr"], schedule=o["schedule"],
-                             seed=o["seed"], device=o["device"],
-                             max_steps=o["max_steps"]).validate()  # fmt: skip
+        config = TrainConfig(
+            epochs=o["epochs"],
+            batch_size=o["batch_size"],
+            optimizer=o["optimizer"],
+            lr=o["lr"],
+            schedule=o["schedule"],
+            seed=o["seed"],
+            device=o["device"],
+            max_steps=o["max_steps"],
+        ).validate()
         splits = load_dataset(o["dataset"], o["data_dir"], download=o["download"], seed=o["seed"])
         lut = CellLUT.load(o["lut"]) if o["lut"] else None
         if lut is not None and v_gate is not None:  # off the LUT's gate grid: fail before training
@@ -124,8 +130,9 @@ def train_command(**options: object) -> None:
         return
     click.echo(f"software accuracy {result.software_accuracy:.4f}")
     if result.neat is not None:
-        for i, (acc, share) in enumerate(zip(result.neat.accuracy, result.neat.share,
-                                             strict=True), start=1):  # fmt: skip
+        for i, (acc, share) in enumerate(
+            zip(result.neat.accuracy, result.neat.share, strict=True), start=1
+        ):
             shares = ", ".join(f"{k}: {v:.3f}" for k, v in share.items())
             click.echo(f"NEAT {i:>3}: accuracy {acc:.4f}; linear share {shares}")
     if result.crossbar_accuracy is not None:

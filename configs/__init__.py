@@ -1,1 +1,1 @@
-"""TOML presets of neat-xbar (package data): sweep specifications and, later, experiments."""
+"""TOML presets of neat-xbar (package data): sweep specifications and experiments."""

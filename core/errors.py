@@ -1,8 +1,10 @@
 """The toolkit's error root.
 
 Every error a user can cause (a wrong value, a damaged file, a refused netlist) is a
-:class:`NeatError`; the CLI prints it as one line with exit code 2. Anything else is a bug and
-keeps its traceback.
+:class:`NeatError`; the CLI prints it as one line with exit code 2. Anything else is a bug: the CLI
+shows its traceback and asks for a report (exit code 1). The floors' errors: ``ConfigError``
+(here), ``SpiceError``, ``LUTError``, ``MappingError``, ``CheckpointError``, ``DatasetError`` and
+``OutputError``.
 """
 
 from __future__ import annotations

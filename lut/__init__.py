@@ -1,5 +1,8 @@
 """The HDF5 cell look-up table (schema ``neat-lut/1``) and its interpolation in torch.
 
+``CellLUT.load(path)`` reads and checks a file once; the table and the file's metadata (spec,
+transistor, read time, tolerance, provenance) are its properties.
+
 ``neatxbar.lut.schema`` needs only h5py and numpy, so the characterization stage writes files
 without importing torch.
 """
@@ -9,12 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from neatxbar.lut.errors import LUTError
-from neatxbar.lut.schema import SCHEMA, Grids, check_complete
+from neatxbar.lut.schema import SCHEMA, Grids, Provenance, check_complete
 
 if TYPE_CHECKING:
     from neatxbar.lut.interp import CellLUT
 
-__all__ = ["SCHEMA", "CellLUT", "Grids", "LUTError", "check_complete"]
+__all__ = ["SCHEMA", "CellLUT", "Grids", "LUTError", "Provenance", "check_complete"]
 
 
 def __getattr__(name: str) -> object:

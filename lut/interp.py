@@ -7,17 +7,19 @@ their arguments, and run in float32 or float64 on any device.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from neatxbar.core.checks import check_number
 from neatxbar.lut.errors import LUTError
-from neatxbar.lut.schema import read_lut
+from neatxbar.lut.schema import Provenance, read_lut
 from neatxbar.lut.separable import SeparableCell, fit_separable, interval
 
 METHODS = ("linear", "pchip")
@@ -75,14 +77,12 @@ class CellLUT:
         Currents in A, shape ``(n_g, n_v, n_vg)``, float64.
     g_max, w_max
         Linear-region bounds per V_gate (S; fraction of the weight range), if the file has them.
-    tolerance
-        The linear-region tolerance of the file (fraction).
     path
-        The file it came from.
-    transistor
-        The file's ``transistor`` attribute, parsed and checked (empty if not from a file).
-    read_time_s
-        The read time of the file's ``energy/read_energy`` (s), or None.
+        The file it came from (None if not from a file).
+
+    The file's metadata, read once and checked by :func:`neatxbar.lut.schema.read_lut` (no caller
+    reopens the file), are read-only properties: :attr:`tolerance`, :attr:`transistor`,
+    :attr:`read_time_s`, :attr:`spec_text`, :attr:`cell_netlist`, :attr:`provenance`.
     """
 
     def __init__(
@@ -97,6 +97,10 @@ class CellLUT:
         path: Path | None = None,
         transistor: dict[str, object] | None = None,
         read_time_s: float | None = None,
+        *,
+        spec_text: str = "",
+        cell_netlist: str = "",
+        provenance: Provenance | None = None,
     ) -> None:
         for name, grid in (("conductance", g_grid), ("v_in", v_grid), ("v_gate", vg_grid)):
             grid = np.asarray(grid)
@@ -119,10 +123,13 @@ class CellLUT:
         self.table = torch.as_tensor(table, dtype=torch.float64)
         self.g_max = None if g_max is None else torch.as_tensor(g_max, dtype=torch.float64)
         self.w_max = None if w_max is None else torch.as_tensor(w_max, dtype=torch.float64)
-        self.tolerance = tolerance
         self.path = path
-        self.transistor = dict(transistor or {})
-        self.read_time_s = read_time_s
+        self._tolerance = float(tolerance)
+        self._transistor = dict(transistor or {})
+        self._read_time_s = read_time_s
+        self._spec_text = spec_text
+        self._cell_netlist = cell_netlist
+        self._provenance = provenance or Provenance()
         self._slopes = torch.as_tensor(_pchip_slopes(np.asarray(table), np.asarray(v_grid), 1))
         self._cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, ...]] = {}
         self._separable: dict[tuple[int, float], SeparableCell] = {}
@@ -152,7 +159,42 @@ class CellLUT:
             path,
             lut.transistor,
             lut.read_time_s,
+            spec_text=lut.spec,
+            cell_netlist=lut.cell_netlist,
+            provenance=lut.provenance,
         )
+
+    @property
+    def tolerance(self) -> float:
+        """The file's linear-region tolerance (fraction; NaN if not from a file)."""
+        return self._tolerance
+
+    @property
+    def transistor(self) -> dict[str, Any]:
+        """The file's ``transistor`` attribute, parsed and checked (JSON object: model name,
+        ``w_m`` and ``l_m`` in m, ``model_params``; empty if not from a file). A copy."""
+        return copy.deepcopy(self._transistor)
+
+    @property
+    def read_time_s(self) -> float | None:
+        """The read time of the file's ``energy/read_energy`` (s), or None."""
+        return self._read_time_s
+
+    @property
+    def spec_text(self) -> str:
+        """The sweep specification the file was made from (TOML text, unparsed)."""
+        return self._spec_text
+
+    @property
+    def cell_netlist(self) -> str:
+        """The rendered cell netlist with its model card (SPICE text; untrusted: pass a card
+        taken from it through :func:`neatxbar.spice.params.check_card_text`)."""
+        return self._cell_netlist
+
+    @property
+    def provenance(self) -> Provenance:
+        """Where the file comes from: created, ngspice_version, package_version, spec_sha256."""
+        return self._provenance
 
     @property
     def g_min_s(self) -> float:
@@ -251,9 +293,9 @@ class CellLUT:
             each argument to its grid.
         """
         if method not in METHODS:
-            raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+            raise LUTError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if extrapolate not in EXTRAPOLATE:
-            raise ValueError(f"extrapolate must be one of {', '.join(EXTRAPOLATE)}")
+            raise LUTError(f"extrapolate must be one of {', '.join(EXTRAPOLATE)}")
         if isinstance(v_gate, int | float):
             v_gate = check_number("V_gate (V)", v_gate, error=LUTError)
         if extrapolate == "raise":

@@ -1,4 +1,4 @@
-"""The HDF5 cell look-up table, schema ``neat-lut/1`` (see DESIGN.md): create, fill, check.
+"""The HDF5 cell look-up table, schema ``neat-lut/1`` (docs/lut-format.md): create, fill, check.
 
 Plain h5py and numpy only (no torch), so the characterization stage can write files without
 importing the emulation. Layout::
@@ -13,7 +13,10 @@ importing the emulation. Layout::
     /linear_region/g_max (n_vg,) S;  /linear_region/w_max (n_vg,) fraction of the weight range
     /energy/read_energy  (n_g, n_v, n_vg) J per cell per read (optional)
 
-A LUT travels between people, so a file is untrusted: :func:`open_lut` refuses data stored
+:func:`read_lut` is the one reader of a whole file: it returns the grids, the table and every
+attribute a caller needs (:class:`LUTContents`: spec, cell netlist, transistor, tolerance, read
+time, provenance), so no caller reopens the file. A LUT travels between people, so a file is
+untrusted: :func:`open_lut` refuses data stored
 outside the file (external storage, virtual datasets, external or soft links), and
 :func:`read_lut` checks every dataset's type and shape *before* reading it (never allocating more
 than the declared grids imply, and at most :data:`MAX_POINTS` points), then every value: finite,
@@ -43,10 +46,19 @@ SCHEMA = "neat-lut/1"
 SOLVED, PENDING, FAILED = 0, 1, 2
 GRID_UNITS = {"conductance": "S", "v_in": "V", "v_gate": "V"}
 ROOT_ATTRS = (
-    "schema", "created", "ngspice_version", "package_version", "spec", "spec_sha256",
-    "cell_netlist", "transistor", "tolerance",
-)  # fmt: skip
+    "schema",
+    "created",
+    "ngspice_version",
+    "package_version",
+    "spec",
+    "spec_sha256",
+    "cell_netlist",
+    "transistor",
+    "tolerance",
+)
 TEXT_ATTRS = tuple(key for key in ROOT_ATTRS if key != "tolerance")
+#: The root attributes that say where a file comes from (:class:`Provenance`).
+PROVENANCE_ATTRS = ("created", "ngspice_version", "package_version", "spec_sha256")
 #: Largest LUT accepted, in (G, V_in, V_gate) points: 512 MiB of float64 currents.
 MAX_POINTS = 1 << 26
 #: Most objects (groups and datasets) a LUT file may hold; the schema has 13.
@@ -92,6 +104,26 @@ class Region:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a LUT file comes from: its root attributes of that name, as text.
+
+    Attributes
+    ----------
+    created
+        When the file was created (ISO 8601).
+    ngspice_version, package_version
+        The ngspice and neat-xbar versions that made it.
+    spec_sha256
+        SHA-256 (hex) of the sweep specification (the ``spec`` attribute) it was made from.
+    """
+
+    created: str = ""
+    ngspice_version: str = ""
+    package_version: str = ""
+    spec_sha256: str = ""
+
+
+@dataclass(frozen=True)
 class LUTContents:
     """A complete LUT file, read and checked by :func:`read_lut`.
 
@@ -111,6 +143,8 @@ class LUTContents:
         ``linear_region/``, or None when the file has not been fitted.
     read_time_s
         ``energy/read_energy``'s ``read_time_s`` (s), or None.
+    provenance
+        The file's ``created``, ``ngspice_version``, ``package_version``, ``spec_sha256``.
     """
 
     grids: Grids
@@ -121,6 +155,7 @@ class LUTContents:
     cell_netlist: str = ""
     region: Region | None = None
     read_time_s: float | None = None
+    provenance: Provenance = field(default_factory=Provenance)
 
 
 def create(path: Path, grids: Grids, attrs: Mapping[str, object]) -> None:
@@ -419,6 +454,7 @@ def read_lut(path: Path) -> LUTContents:
             cell_netlist=_text(f, "cell_netlist", path),
             region=_region(f, grids, path),
             read_time_s=_read_time(f, grids, path),
+            provenance=Provenance(**{key: _text(f, key, path) for key in PROVENANCE_ATTRS}),
         )
 
 

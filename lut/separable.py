@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from neatxbar.core.checks import check_number
+from neatxbar.core.errors import ConfigError
 from neatxbar.lut.errors import LUTError
 
 MAX_RANK = 8
@@ -138,14 +139,36 @@ class SeparableCell:
         return (inner + coef[0]) * u
 
 
-def interval(grid: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Interval index i and fraction t of ``x`` (clamped to the grid) on a strictly increasing
-    grid; a constant-step grid is located arithmetically (no search)."""
-    x = x.clamp(grid[0], grid[-1])
+def interval(
+    grid: torch.Tensor, x: torch.Tensor, *, clamp: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The toolkit's one grid-interval lookup: interval index i and fraction t of ``x`` on a
+    strictly increasing 1-D ``grid``, so that ``x = grid[i] + t * (grid[i + 1] - grid[i])``.
+
+    A constant-step grid is located arithmetically (no search), any other by binary search.
+    The index is always a valid interval (``0 <= i <= n - 2``); ``t`` is differentiable in ``x``.
+
+    Parameters
+    ----------
+    grid
+        The grid (any units), strictly increasing, at least 2 points.
+    x
+        The points to locate, same units and dtype as ``grid``.
+    clamp
+        True (default): ``x`` is clamped to the grid first, so ``t`` is in [0, 1]. False: ``t``
+        is left unclamped outside the grid (below 0 or above 1 in the first or last interval),
+        for linear extrapolation.
+    """
+    if clamp:
+        x = x.clamp(grid[0], grid[-1])
     n = grid.numel()
     step = (grid[-1] - grid[0]) / (n - 1)
-    if torch.allclose(grid, grid[0] + step * torch.arange(n, dtype=grid.dtype, device=grid.device),
-                      rtol=0, atol=1e-9 * float(step)):  # fmt: skip
+    if torch.allclose(
+        grid,
+        grid[0] + step * torch.arange(n, dtype=grid.dtype, device=grid.device),
+        rtol=0,
+        atol=1e-9 * float(step),
+    ):
         i = torch.floor((x.detach() - grid[0]) / step).long().clamp(0, n - 2)
     else:
         i = (torch.searchsorted(grid, x.detach().contiguous(), right=True) - 1).clamp(0, n - 2)
@@ -185,8 +208,8 @@ def fit_separable(
     budget
         Largest error allowed, a fraction of G_ON * V_max (default 0.1 %).
     """
-    if not 0 < budget < 1:
-        raise ValueError(f"budget must be a fraction in (0, 1), got {budget}")
+    if not 0 < check_number("budget", budget) < 1:
+        raise ConfigError(f"budget must be a fraction in (0, 1), got {budget}")
     v_gate = check_number("V_gate (V)", v_gate, error=LUTError)
     full_scale = g_grid[-1] * v_grid[-1]
     u, s, vt = np.linalg.svd(table, full_matrices=False)

@@ -7,25 +7,37 @@ Typical use::
 
     lut = CellLUT.load("luts/paper.h5")
     crossbar_model = convert(model, lut, MappingConfig(v_gate=0.8))
+
+Wire resistance is :class:`~neatxbar.spice.params.Wires` (re-exported here), gate voltages per
+layer follow :func:`~neatxbar.mapping.gates.resolve_gate_voltages`, and ``convert`` takes a
+``conversion_map`` (default :data:`DEFAULT_CONVERSION_MAP`) for layer types of your own.
 """
 
 from __future__ import annotations
 
 from neatxbar.mapping.circuit import CircuitConfig, CircuitConvergenceError, solve
-from neatxbar.mapping.config import MappingConfig, WireResistance
-from neatxbar.mapping.convert import convert, describe
+from neatxbar.mapping.config import MappingConfig
+from neatxbar.mapping.convert import DEFAULT_CONVERSION_MAP, convert, crossbar_layers, describe
 from neatxbar.mapping.crossbar import Crossbar
+from neatxbar.mapping.errors import MappingError
+from neatxbar.mapping.gates import load_gate_file, resolve_gate_voltages
 from neatxbar.mapping.layers import CrossbarConv2d, CrossbarLinear
+from neatxbar.spice.params import Wires
 
 __all__ = [
+    "DEFAULT_CONVERSION_MAP",
     "CircuitConfig",
     "CircuitConvergenceError",
     "Crossbar",
     "CrossbarConv2d",
     "CrossbarLinear",
     "MappingConfig",
-    "WireResistance",
+    "MappingError",
+    "Wires",
     "convert",
+    "crossbar_layers",
     "describe",
+    "load_gate_file",
+    "resolve_gate_voltages",
     "solve",
 ]

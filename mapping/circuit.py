@@ -54,12 +54,16 @@ cast back to the inputs' floating dtype.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
+from neatxbar.core.checks import check_integer, check_number
+from neatxbar.core.errors import ConfigError
 from neatxbar.lut.interp import CellLUT
-from neatxbar.spice.params import check_number
+from neatxbar.lut.separable import interval
+from neatxbar.mapping.errors import MappingError
+from neatxbar.spice.params import Wires
 
 #: Conductance (S) that stands in for a 0-ohm segment inside a row or column wire.
 LARGE_CONDUCTANCE_S = 1e6
@@ -74,37 +78,39 @@ class CircuitConfig:
 
     Parameters
     ----------
-    r_row, r_col
-        Resistance of one row / column wire segment between neighbouring cells (ohm, >= 0).
-    r_driver
-        Resistance between a row's source and its first cell (ohm, >= 0).
-    r_sense
-        Resistance between a column's last cell and its 0 V sense node (ohm, >= 0).
+    wires
+        The wire resistances in ohm (:class:`~neatxbar.spice.params.Wires`, the same type the
+        crossbar netlists and ``MappingConfig.wires`` take): ``r_row`` / ``r_col`` one row /
+        column segment between neighbouring cells, ``r_driver`` a row's source to its first
+        cell, ``r_sense`` a column's last cell to its 0 V sense node; all >= 0.
     tolerance_v
         Convergence: the largest node-voltage update of an iteration (V, > 0).
     max_iterations
         Iterations before :class:`CircuitConvergenceError` (>= 1).
     """
 
-    r_row: float = 0.0
-    r_col: float = 0.0
-    r_driver: float = 0.0
-    r_sense: float = 0.0
+    wires: Wires = field(default_factory=Wires)
     tolerance_v: float = 1e-9
     max_iterations: int = 200
 
-    def validate(self) -> None:
-        """Raise ValueError naming the first field that is out of range."""
-        for field in ("r_row", "r_col", "r_driver", "r_sense"):
-            check_number(field, getattr(self, field), nonnegative=True)
+    def validate(self) -> CircuitConfig:
+        """Raise ConfigError naming the first field that is out of range; return self."""
+        if not isinstance(self.wires, Wires):
+            raise ConfigError(
+                f"wires must be a neatxbar.spice.params.Wires, got {type(self.wires).__name__}"
+            )
+        self.wires.validate()
         check_number("tolerance_v", self.tolerance_v, positive=True)
-        n = self.max_iterations
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"max_iterations must be an integer >= 1, got {n!r}")
+        check_integer("max_iterations", self.max_iterations, low=1)
+        return self
 
 
-class CircuitConvergenceError(RuntimeError):
-    """The Gauss-Seidel iteration of :func:`solve` did not converge (or produced NaN)."""
+class CircuitConvergenceError(MappingError, RuntimeError):
+    """The Gauss-Seidel iteration of :func:`solve` did not converge (or produced NaN).
+
+    A toolkit error (the wire resistances a user chose are too large for the cells): a
+    :class:`~neatxbar.mapping.errors.MappingError`, and a RuntimeError as before.
+    """
 
     def __init__(self, iterations: int, update: float, tolerance_v: float) -> None:
         self.iterations, self.update, self.tolerance_v = iterations, update, tolerance_v
@@ -155,7 +161,7 @@ class _CellTable:
         self.n_v, self.n_m = self.v_grid.numel(), self.vg_grid.numel()
         self.flat = lut.table.to(device).reshape(-1)
         gc = g.clamp(self.g_grid[0], self.g_grid[-1])
-        ig, self.tg = _interval(self.g_grid, gc)
+        ig, self.tg = interval(self.g_grid, gc)
         self.base = ig * (self.n_v * self.n_m)
 
     def __call__(
@@ -163,10 +169,10 @@ class _CellTable:
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         sign = torch.where(v_cell < 0, -1.0, 1.0).to(v_cell.dtype)
         a = (v_cell * sign).clamp(self.v_grid[0], self.v_grid[-1])
-        iv, tv = _interval(self.v_grid, a)
+        iv, tv = interval(self.v_grid, a)
         h_v = self.v_grid[iv + 1] - self.v_grid[iv]
         vg = v_gs.clamp(max=self.vg_grid[-1])
-        im, tm = _interval(self.vg_grid, vg)  # tm < 0 below the grid: extrapolation
+        im, tm = interval(self.vg_grid, vg, clamp=False)  # tm < 0 below the grid: extrapolation
         h_m = self.vg_grid[im + 1] - self.vg_grid[im]
         index = self.base + iv * self.n_m + im
         step_g = self.n_v * self.n_m
@@ -185,14 +191,6 @@ class _CellTable:
         f_m = (high_m - low_m) / h_m
         # d/dv [s f(s v)] = f_v; the V_gs slope keeps the sign
         return sign * f, f_v, sign * f_m
-
-
-def _interval(grid: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Interval index i (clamped to the grid's intervals) and the unclamped fraction within it."""
-    i = torch.searchsorted(grid, x.detach().contiguous(), right=True) - 1
-    i = i.clamp(0, grid.numel() - 2)
-    lo = grid[i]
-    return i, (x - lo) / (grid[i + 1] - lo)
 
 
 def extended_cell_current(
@@ -347,8 +345,10 @@ def solve(
 
     Raises
     ------
-    ValueError
-        Bad config values or shapes.
+    ConfigError
+        Bad config values.
+    MappingError
+        Shapes that do not fit together.
     LUTError
         Conductances, voltages or ``v_gate`` outside the LUT's range.
     CircuitConvergenceError
@@ -360,21 +360,26 @@ def solve(
     single = g.ndim == 2
     if single:
         if v.ndim != 2:
-            raise ValueError(f"with g (rows, cols), v must be (batch, rows); got {tuple(v.shape)}")
+            raise MappingError(
+                f"with g (rows, cols), v must be (batch, rows); got {tuple(v.shape)}"
+            )
         g, v = g.unsqueeze(0), v.unsqueeze(0)
     elif g.ndim == 3:
         if v.ndim == 2:
             v = v.unsqueeze(0).expand(g.shape[0], -1, -1)
         if v.ndim != 3 or v.shape[0] != g.shape[0]:
-            raise ValueError(
+            raise MappingError(
                 f"with g (tiles, rows, cols) = {tuple(g.shape)}, v must be (tiles, batch, rows) "
                 f"or (batch, rows); got {tuple(v.shape)}"
             )
     else:
-        raise ValueError(f"g must be (rows, cols) or (tiles, rows, cols); got {tuple(g.shape)}")
+        raise MappingError(f"g must be (rows, cols) or (tiles, rows, cols); got {tuple(g.shape)}")
     _, rows, cols = g.shape
+    wires = config.wires
     if v.shape[-1] != rows:
-        raise ValueError(f"v must have {rows} voltages per vector (one per row); got {v.shape[-1]}")
+        raise MappingError(
+            f"v must have {rows} voltages per vector (one per row); got {v.shape[-1]}"
+        )
     out_dtype = g.dtype if g.is_floating_point() else torch.get_default_dtype()
     if v.is_floating_point():
         out_dtype = torch.promote_types(out_dtype, v.dtype)
@@ -385,14 +390,14 @@ def solve(
     cells = _CellTable(lut, g64.unsqueeze(1))  # (tiles, 1, rows, cols)
     rows_wire = _Wire.build(
         cols,
-        _conductance(config.r_row),
-        1.0 / config.r_driver if config.r_driver > 0 else None,
+        _conductance(wires.r_row),
+        1.0 / wires.r_driver if wires.r_driver > 0 else None,
         end=0,
     ).to(g.device)
     cols_wire = _Wire.build(
         rows,
-        _conductance(config.r_col),
-        1.0 / config.r_sense if config.r_sense > 0 else None,
+        _conductance(wires.r_col),
+        1.0 / wires.r_sense if wires.r_sense > 0 else None,
         end=rows - 1,
     ).to(g.device)
     v_in = v64.unsqueeze(-1)  # (tiles, batch, rows, 1)

@@ -14,6 +14,7 @@ from typing import Any
 from neatxbar.core.checks import check_integer, check_number
 from neatxbar.core.config import ConfigError, from_toml_file
 from neatxbar.core.errors import NeatError
+from neatxbar.spice.params import Wires
 
 PATHS = ("fast", "exact")
 INTERPOLATIONS = ("linear", "pchip")
@@ -109,24 +110,6 @@ def check_tables(
 
 
 @dataclass(frozen=True)
-class WireResistance:
-    """Interconnect resistances of every tile (ohm); all 0: ideal wires, the per-cell paths.
-
-    ``r_row`` / ``r_col``: one row / column wire segment between neighbouring cells; ``r_driver``:
-    a row's source to its first cell; ``r_sense``: a column's last cell to its 0 V sense node.
-    """
-
-    r_row: float = 0.0
-    r_col: float = 0.0
-    r_driver: float = 0.0
-    r_sense: float = 0.0
-
-    @property
-    def any(self) -> bool:
-        return any(getattr(self, f) > 0 for f in ("r_row", "r_col", "r_driver", "r_sense"))
-
-
-@dataclass(frozen=True)
 class MappingConfig:
     """Mapping of a layer onto 1T-1R crossbars.
 
@@ -164,9 +147,10 @@ class MappingConfig:
     exact_chunk_elements
         Exact path: cells evaluated at once (bounds its memory).
     wires
-        Wire resistances of every tile (``[mapping.wires]`` in TOML). Any above 0 switches the
-        layers to the circuit solver (:mod:`neatxbar.mapping.circuit`): each physical tile is
-        solved as a circuit, both phases as separate reads.
+        Wire resistances of every tile in ohm, a :class:`~neatxbar.spice.params.Wires`
+        (``[mapping.wires]`` in TOML: ``r_row``, ``r_col``, ``r_driver``, ``r_sense``). Any above 0
+        switches the layers to the circuit solver (:mod:`neatxbar.mapping.circuit`): each
+        physical tile is solved as a circuit, both phases as separate reads.
     """
 
     rows: int = 64
@@ -181,7 +165,7 @@ class MappingConfig:
     error_budget: float = 1e-3
     interpolation: str = "linear"
     exact_chunk_elements: int = 1 << 22
-    wires: WireResistance = field(default_factory=WireResistance)
+    wires: Wires = field(default_factory=Wires)
 
     def validate(self) -> MappingConfig:
         """Raise ConfigError naming the first bad field; return self."""
@@ -210,10 +194,11 @@ class MappingConfig:
             )
         if self.exact_chunk_elements < 1:
             raise ConfigError("exact_chunk_elements must be >= 1")
-        for name in ("r_row", "r_col", "r_driver", "r_sense"):
-            value = getattr(self.wires, name)
-            if not value >= 0 or value == float("inf"):
-                raise ConfigError(f"wires.{name} must be a finite resistance >= 0 ohm, got {value}")
+        if not isinstance(self.wires, Wires):
+            raise ConfigError(
+                f"wires must be a neatxbar.spice.params.Wires, got {type(self.wires).__name__}"
+            )
+        self.wires.validate()
         return self
 
     @classmethod

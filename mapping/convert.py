@@ -1,4 +1,5 @@
-"""``convert``: a model's crossbar twin, every Linear and Conv2d replaced by its crossbar layer."""
+"""``convert``: a model's crossbar twin, each layer of the conversion map replaced by its crossbar
+twin (by default every Linear and Conv2d)."""
 
 from __future__ import annotations
 
@@ -7,30 +8,42 @@ from collections.abc import Mapping
 
 from torch import nn
 
+from neatxbar.core.errors import NeatError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping.config import MappingConfig
-from neatxbar.mapping.layers import CrossbarConv2d, CrossbarLinear, _CrossbarMapping
+from neatxbar.mapping.errors import MappingError
+from neatxbar.mapping.gates import resolve_gate_voltages
+from neatxbar.mapping.layers import (
+    DEFAULT_CONVERSION_MAP,
+    ConversionMap,
+    TwinFactory,
+    _CrossbarMapping,
+    check_conversion_map,
+    crossbar_layers,
+    is_twin,
+    twin_factory,
+)
 
-#: Layers with weights that have no crossbar twin yet: converting a model with one is an error.
-UNSUPPORTED = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,
-               nn.Bilinear, nn.Embedding)  # fmt: skip
+__all__ = [
+    "DEFAULT_CONVERSION_MAP",
+    "ConversionMap",
+    "TwinFactory",
+    "convert",
+    "crossbar_layers",
+    "describe",
+]
 
-
-def _gate_voltages(
-    model: nn.Module, v_gate: float | Mapping[str, float] | None, default: float
-) -> dict[str, float]:
-    names = [name for name, m in model.named_modules() if isinstance(m, nn.Linear | nn.Conv2d)]
-    if v_gate is None or isinstance(v_gate, int | float):
-        value = default if v_gate is None else float(v_gate)
-        return dict.fromkeys(names, value)
-    unknown = sorted(set(v_gate) - set(names) - {"default"})
-    if unknown:
-        raise ValueError(
-            f"v_gate names layers the model does not have: {', '.join(unknown)}; "
-            f"its crossbar layers are {', '.join(names)}"
-        )
-    fallback = float(v_gate.get("default", default))
-    return {name: float(v_gate.get(name, fallback)) for name in names}
+#: Layers with weights that have no crossbar twin in the default map: converting a model with one
+#: is an error unless the conversion map covers it.
+UNSUPPORTED = (
+    nn.Conv1d,
+    nn.Conv3d,
+    nn.ConvTranspose1d,
+    nn.ConvTranspose2d,
+    nn.ConvTranspose3d,
+    nn.Bilinear,
+    nn.Embedding,
+)
 
 
 def convert(
@@ -39,8 +52,10 @@ def convert(
     config: MappingConfig | None = None,
     v_gate: float | Mapping[str, float] | None = None,
     weight_scales: Mapping[str, float] | None = None,
+    *,
+    conversion_map: ConversionMap | None = None,
 ) -> nn.Module:
-    """A deep copy of ``model`` with every ``nn.Linear`` and ``nn.Conv2d`` on crossbars.
+    """A deep copy of ``model`` with every layer of the conversion map on crossbars.
 
     Parameters
     ----------
@@ -52,56 +67,91 @@ def convert(
         The mapping (default :class:`MappingConfig()`).
     v_gate
         Gate voltage (V) of every layer, or a mapping from layer name (as in
-        ``model.named_modules()``) to V_gate, with an optional ``"default"``; unset: the
-        config's ``v_gate``.
+        ``model.named_modules()``) to V_gate, with an optional ``"default"``; layers it does not
+        cover, and every layer when unset, get the config's ``v_gate`` (the rule:
+        :func:`neatxbar.mapping.gates.resolve_gate_voltages`).
     weight_scales
         Fixed weight scale per layer name (the weight that maps to G_max); NEAT passes the
         scales its bounds refer to. Layers not named use the config's rule.
+    conversion_map
+        Layer type -> factory of its crossbar twin, like the ``conversion_map`` of aihwkit's
+        ``convert_to_analog(module, rpu_config, tile_module_class=None, conversion_map=None,
+        ...)`` (there a dict of layer class -> analog class with a ``from_digital(module,
+        rpu_config, tile_module_class)`` class method, matched by exact class). Here a factory is
+        called as ``factory(module, lut, config, v_gate, w_scale)`` and returns the twin (an
+        ``nn.Module``; ``CrossbarLinear`` and ``CrossbarConv2d`` are such factories); a layer
+        matches the first type in the map's order that it is an instance of, so list a subclass
+        before its base. Types the model lacks are fine. The layers inside a matched layer are
+        replaced with it. None: :data:`DEFAULT_CONVERSION_MAP` (``{nn.Linear: CrossbarLinear,
+        nn.Conv2d: CrossbarConv2d}``); a map replaces it, so extend it explicitly:
+        ``{MyLayer: my_twin, **DEFAULT_CONVERSION_MAP}``.
 
     Raises
     ------
-    ValueError
-        A layer that cannot be mapped (named), or a V_gate mapping naming unknown layers.
+    MappingError
+        A layer that cannot be mapped (named), a model that already holds crossbar twins, a bad
+        conversion map, a V_gate mapping naming unknown layers, weight scales for unknown layers.
+    ConfigError
+        A gate voltage that is not one (NaN, out of (0, 5] V), a bad config.
     LUTError
         A gate voltage that is not on the LUT's gate grid.
     """
     config = (config or MappingConfig()).validate()
+    conversion_map = check_conversion_map(conversion_map)
+    layers = crossbar_layers(model, conversion_map)
+    if "" in layers:
+        raise MappingError(
+            f"the model itself is a layer to map ({type(model).__name__}): wrap it in a "
+            "container (nn.Sequential(model))"
+        )
+    for name, module in layers.items():
+        if is_twin(module, conversion_map):
+            raise MappingError(
+                f"layer {name!r} is already a crossbar twin ({type(module).__name__}); convert "
+                "the original model"
+            )
     for name, module in model.named_modules():
-        if isinstance(module, UNSUPPORTED):
-            raise ValueError(f"layer {name!r} ({type(module).__name__}) cannot be mapped onto "
-                             "crossbars yet: only Linear and Conv2d")  # fmt: skip
-    gates = _gate_voltages(model, v_gate, config.v_gate)
+        inside = any(name == layer or name.startswith(layer + ".") for layer in layers)
+        if isinstance(module, UNSUPPORTED) and not inside:
+            raise MappingError(
+                f"layer {name!r} ({type(module).__name__}) cannot be mapped onto crossbars: the "
+                f"conversion map covers {', '.join(k.__name__ for k in conversion_map)}"
+            )
+    gates = resolve_gate_voltages(model, v_gate, config.v_gate, conversion_map=conversion_map)
     scales = dict(weight_scales or {})
     unknown = sorted(set(scales) - set(gates))
     if unknown:
-        raise ValueError(
+        raise MappingError(
             f"weight_scales names layers the model does not have: {', '.join(unknown)}"
         )
     twin = copy.deepcopy(model)
-    for name, module in list(twin.named_modules()):
-        if name not in gates:
-            continue
+    for name, module in list(crossbar_layers(twin, conversion_map).items()):
+        factory = twin_factory(module, conversion_map)
         try:
-            kind = CrossbarLinear if isinstance(module, nn.Linear) else CrossbarConv2d
-            replacement = kind(module, lut, config, gates[name], scales.get(name))
-        except ValueError as error:
-            raise type(error)(f"layer {name!r}: {error}") from None
+            replacement = factory(module, lut, config, gates[name], scales.get(name))
+        except NeatError as error:
+            raise _naming_layer(error, name) from None
+        if not isinstance(replacement, nn.Module):
+            raise MappingError(
+                f"layer {name!r}: the conversion map's factory returned "
+                f"{type(replacement).__name__}, not an nn.Module"
+            )
         replacement.train(module.training)
         _set_submodule(twin, name, replacement)
     return twin
 
 
+def _naming_layer(error: NeatError, name: str) -> NeatError:
+    """The same kind of error with the layer's name in front of its message."""
+    try:
+        return type(error)(f"layer {name!r}: {error}")
+    except TypeError:  # an error type whose constructor takes more than a message
+        return MappingError(f"layer {name!r}: {error}")
+
+
 def _set_submodule(model: nn.Module, name: str, module: nn.Module) -> None:
-    if not name:
-        raise ValueError("the model itself is a Linear or Conv2d: wrap it in a container")
     parent, _, child = name.rpartition(".")
     setattr(model.get_submodule(parent) if parent else model, child, module)
-
-
-def crossbar_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """The layers that go onto crossbars, by name: every Linear and Conv2d or crossbar twin."""
-    kinds = (nn.Linear, nn.Conv2d, _CrossbarMapping)
-    return {name: m for name, m in model.named_modules() if isinstance(m, kinds)}
 
 
 def describe(model: nn.Module) -> list[dict[str, object]]:
@@ -110,14 +160,16 @@ def describe(model: nn.Module) -> list[dict[str, object]]:
     for name, module in model.named_modules():
         if isinstance(module, _CrossbarMapping):
             form = module.form
-            rows.append({
-                "layer": name,
-                "kind": type(module).__name__,
-                "v_gate": module.v_gate,
-                "path": module.config.path,
-                "rank": form.rank,
-                "degree": form.degree,
-                "fast_error": form.error,
-                "w_scale": module.w_scale,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "layer": name,
+                    "kind": type(module).__name__,
+                    "v_gate": module.v_gate,
+                    "path": module.config.path,
+                    "rank": form.rank,
+                    "degree": form.degree,
+                    "fast_error": form.error,
+                    "w_scale": module.w_scale,
+                }
+            )
     return rows

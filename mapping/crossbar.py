@@ -18,8 +18,11 @@ from collections.abc import Callable
 
 import torch
 
+from neatxbar.core.checks import check_integer
+from neatxbar.core.errors import ConfigError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.lut.separable import SeparableCell, interval
+from neatxbar.mapping.errors import MappingError
 
 
 def exact_column_sum(
@@ -48,8 +51,9 @@ def exact_column_sum(
         if cell is not None:
             cells = cell(vc)
         else:
-            cells = lut.current(g.unsqueeze(0), vc.unsqueeze(-1), v_gate, method=method,
-                                extrapolate="clamp")  # fmt: skip
+            cells = lut.current(
+                g.unsqueeze(0), vc.unsqueeze(-1), v_gate, method=method, extrapolate="clamp"
+            )
         if weight is not None:
             cells = cells * weight[start : start + chunk].unsqueeze(-1)
         outputs.append(cells.sum(dim=1))
@@ -142,9 +146,8 @@ class Crossbar:
         method: str = "linear",
     ) -> None:
         if path not in ("fast", "exact"):
-            raise ValueError(f"path must be 'fast' or 'exact', got {path!r}")
-        if rows < 1 or cols < 1:
-            raise ValueError(f"rows and cols must be >= 1, got {rows} x {cols}")
+            raise ConfigError(f"path must be 'fast' or 'exact', got {path!r}")
+        rows, cols = check_integer("rows", rows, low=1), check_integer("cols", cols, low=1)
         lut.gate_index(v_gate)
         self.lut, self.v_gate, self.rows, self.cols = lut, float(v_gate), rows, cols
         self.path, self.error_budget, self.method = path, error_budget, method
@@ -160,16 +163,18 @@ class Crossbar:
 
         Raises
         ------
-        ValueError
+        MappingError
             Shapes that do not fit the array.
         LUTError
             Conductances or voltages outside the LUT's range.
         """
         g, v = torch.as_tensor(g), torch.as_tensor(v)
         if g.shape != (self.rows, self.cols):
-            raise ValueError(f"g must have shape ({self.rows}, {self.cols}), got {tuple(g.shape)}")
+            raise MappingError(
+                f"g must have shape ({self.rows}, {self.cols}), got {tuple(g.shape)}"
+            )
         if v.shape[-1:] != (self.rows,):
-            raise ValueError(f"v must have shape (..., {self.rows}), got {tuple(v.shape)}")
+            raise MappingError(f"v must have shape (..., {self.rows}), got {tuple(v.shape)}")
         dtype = torch.promote_types(g.dtype, v.dtype) if v.is_floating_point() else g.dtype
         g, v = g.to(dtype), v.to(dtype=dtype, device=g.device)
         lut = self.lut

@@ -36,9 +36,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from neatxbar.core.config import ConfigError, from_toml_file
+from neatxbar.core.tables import frame, to_text
 from neatxbar.lut.interp import CellLUT
 from neatxbar.lut.separable import interval
 from neatxbar.mapping.config import check_v_gate
+from neatxbar.mapping.errors import MappingError
 from neatxbar.mapping.layers import CrossbarConv2d, CrossbarLinear
 
 #: Vacuum permittivity (F/m).
@@ -101,8 +103,12 @@ class EnergyConfig:
     def validate(self) -> EnergyConfig:
         """Raise ConfigError naming the first bad field; return self."""
         positive = ("read_time_s", "transistor_w_m", "transistor_l_m", "baseline_v_gate")
-        non_negative = ("gate_cap_per_area_f_m2", "wire_cap_per_cell_f", "dac_energy_j",
-                        "adc_energy_j")  # fmt: skip
+        non_negative = (
+            "gate_cap_per_area_f_m2",
+            "wire_cap_per_cell_f",
+            "dac_energy_j",
+            "adc_energy_j",
+        )
         for name in positive + non_negative:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
@@ -175,9 +181,18 @@ class LayerEnergy:
         """The energy of two calls of the same layer (same name, kind and V_gate)."""
         sums = {
             name: getattr(self, name) + getattr(other, name)
-            for name in ("read_j", "gate_j", "dac_j", "adc_j", "row_activations",
-                         "dac_conversions", "adc_conversions", "input_vectors", "calls")
-        }  # fmt: skip
+            for name in (
+                "read_j",
+                "gate_j",
+                "dac_j",
+                "adc_j",
+                "row_activations",
+                "dac_conversions",
+                "adc_conversions",
+                "input_vectors",
+                "calls",
+            )
+        }
         return replace(self, **sums)
 
 
@@ -225,8 +240,13 @@ def _power_sums(
     return sums
 
 
-def _linear_tally(layer: CrossbarLinear, x: torch.Tensor, gp: torch.Tensor,
-                  gn: torch.Tensor, v_gates: tuple[float, ...]) -> _Tally:  # fmt: skip
+def _linear_tally(
+    layer: CrossbarLinear,
+    x: torch.Tensor,
+    gp: torch.Tensor,
+    gn: torch.Tensor,
+    v_gates: tuple[float, ...],
+) -> _Tally:
     lut = layer.lut
     u, _ = layer.normalized_inputs(x.reshape(-1, layer.in_features), dims=(1,))
     tables = _row_tables(lut, torch.cat([gp.t(), gn.t()], dim=1), v_gates)
@@ -234,15 +254,24 @@ def _linear_tally(layer: CrossbarLinear, x: torch.Tensor, gp: torch.Tensor,
     v_grid = lut.v_grid.to(dtype=torch.float64, device=u.device)
     power = _power_sums(tables, v_grid, u.abs() * lut.v_max, rows)
     phase_reads = int((u > 0).any(dim=1).sum()) + int((u < 0).any(dim=1).sum())
-    return _Tally(power_w=tuple(power), active_rows=int(torch.count_nonzero(u)),
-                  phase_reads=phase_reads, vectors=u.shape[0],
-                  cells_per_row=2 * layer.out_features,
-                  row_tiles=math.ceil(layer.in_features / layer.config.rows),
-                  outputs_per_group=layer.out_features)  # fmt: skip
+    return _Tally(
+        power_w=tuple(power),
+        active_rows=int(torch.count_nonzero(u)),
+        phase_reads=phase_reads,
+        vectors=u.shape[0],
+        cells_per_row=2 * layer.out_features,
+        row_tiles=math.ceil(layer.in_features / layer.config.rows),
+        outputs_per_group=layer.out_features,
+    )
 
 
-def _conv_tally(layer: CrossbarConv2d, x: torch.Tensor, gp: torch.Tensor,
-                gn: torch.Tensor, v_gates: tuple[float, ...]) -> _Tally:  # fmt: skip
+def _conv_tally(
+    layer: CrossbarConv2d,
+    x: torch.Tensor,
+    gp: torch.Tensor,
+    gn: torch.Tensor,
+    v_gates: tuple[float, ...],
+) -> _Tally:
     lut = layer.lut
     if x.dim() == 3:
         x = x.unsqueeze(0)
@@ -267,10 +296,12 @@ def _conv_tally(layer: CrossbarConv2d, x: torch.Tensor, gp: torch.Tensor,
     for ki in range(kh):  # every output position reads the input under each kernel offset
         for kj in range(kw):
             top, left = ki * dh, kj * dw
-            window = padded[:, :, top : top + sh * (h_out - 1) + 1 : sh,
-                            left : left + sw * (w_out - 1) + 1 : sw]  # fmt: skip
-            sums = _power_sums(tables[:, :, ki, kj].contiguous(), v_grid,
-                               window.abs() * lut.v_max, rows)  # fmt: skip
+            window = padded[
+                :, :, top : top + sh * (h_out - 1) + 1 : sh, left : left + sw * (w_out - 1) + 1 : sw
+            ]
+            sums = _power_sums(
+                tables[:, :, ki, kj].contiguous(), v_grid, window.abs() * lut.v_max, rows
+            )
             power = [a + b for a, b in zip(power, sums, strict=True)]
             active += int(torch.count_nonzero(window))
     phase_reads = 0
@@ -284,9 +315,15 @@ def _conv_tally(layer: CrossbarConv2d, x: torch.Tensor, gp: torch.Tensor,
         row_tiles = math.ceil(c_g / per_tile)
     else:  # a kernel larger than a tile (fast path without ADC only): tiles per channel
         row_tiles = c_g * math.ceil(kh * kw / layer.config.rows)
-    return _Tally(power_w=tuple(power), active_rows=active, phase_reads=phase_reads,
-                  vectors=n * h_out * w_out, cells_per_row=2 * o_g, row_tiles=row_tiles,
-                  outputs_per_group=o_g)  # fmt: skip
+    return _Tally(
+        power_w=tuple(power),
+        active_rows=active,
+        phase_reads=phase_reads,
+        vectors=n * h_out * w_out,
+        cells_per_row=2 * o_g,
+        row_tiles=row_tiles,
+        outputs_per_group=o_g,
+    )
 
 
 def layer_energy(
@@ -349,7 +386,7 @@ def layer_energies(
         unbatched = x.dim() == (1 if isinstance(layer, CrossbarLinear) else 3)
         batch_size = 1 if unbatched else int(x.shape[0])
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     with torch.no_grad():
         x = x.detach().to(torch.float64)
         gp, gn = layer.conductance_pair(layer.weight.detach().to(torch.float64))
@@ -440,10 +477,13 @@ class EnergyReport:
         totals = {f: getattr(self, f) for f in ("read_j", "gate_j", "dac_j", "adc_j", "total_j")}
         base = {f: self._sum(self.baseline, f) for f in totals}
         layers = [
-            {**row.to_dict(), "baseline_total_j": b.total_j,
-             "relative_to_baseline": _ratio(row.total_j, b.total_j)}
+            {
+                **row.to_dict(),
+                "baseline_total_j": b.total_j,
+                "relative_to_baseline": _ratio(row.total_j, b.total_j),
+            }
             for row, b in zip(self.layers, self.baseline, strict=True)
-        ]  # fmt: skip
+        ]
         return {
             "units": "J per inference",
             "batch_size": self.batch_size,
@@ -458,27 +498,41 @@ class EnergyReport:
 
     def table(self) -> str:
         """A short text table in pJ per inference, with the baseline comparison."""
-        head = ("layer", "kind", "V_gate", "read", "gate", "DAC", "ADC", "total", "baseline", "rel")
-        lines = []
-        for row, b in zip(self.layers, self.baseline, strict=True):
-            relative = _ratio(row.total_j, b.total_j)
-            lines.append((row.name or "-", row.kind.removeprefix("Crossbar"), f"{row.v_gate:.2f}",
-                          *(f"{v * 1e12:.4g}" for v in (row.read_j, row.gate_j, row.dac_j,
-                                                        row.adc_j, row.total_j, b.total_j)),
-                          "-" if relative is None else f"{relative:.3f}"))  # fmt: skip
-        relative = self.relative_to_baseline
-        lines.append(("total", "", "", *(f"{v * 1e12:.4g}" for v in (
-            self.read_j, self.gate_j, self.dac_j, self.adc_j, self.total_j,
-            self.baseline_total_j)), "-" if relative is None else f"{relative:.3f}"))  # fmt: skip
-        widths = [max(len(r[k]) for r in [head, *lines]) for k in range(len(head))]
-        fmt = lambda r: "  ".join(s.rjust(n) for s, n in zip(r, widths, strict=True))  # noqa: E731
+        pj = ("read", "gate", "DAC", "ADC", "total", "baseline")
+
+        def row(
+            name: str, kind: str, v_gate: float | None, values: tuple[float, ...], rel: float | None
+        ) -> dict[str, object]:
+            return {
+                "layer": name,
+                "kind": kind,
+                "V_gate": v_gate,
+                **{k: v * 1e12 for k, v in zip(pj, values, strict=True)},
+                "rel": rel,
+            }
+
+        rows = [
+            row(
+                r.name or "-",
+                r.kind.removeprefix("Crossbar"),
+                r.v_gate,
+                (r.read_j, r.gate_j, r.dac_j, r.adc_j, r.total_j, b.total_j),
+                _ratio(r.total_j, b.total_j),
+            )
+            for r, b in zip(self.layers, self.baseline, strict=True)
+        ]
+        totals = (self.read_j, self.gate_j, self.dac_j, self.adc_j, self.total_j)
+        rows.append(
+            row("total", "", None, (*totals, self.baseline_total_j), self.relative_to_baseline)
+        )
+        formats = {"V_gate": ".2f", "rel": ".3f", **dict.fromkeys(pj, ".4g")}
         saving = self.saving
         summary = (
             f"energy per inference in pJ; baseline: every layer at {self.baseline_v_gate:g} V "
             "with the same inputs; "
             + ("saving -" if saving is None else f"saving {saving * 100:.1f} %")
         )
-        return "\n".join([fmt(head), *(fmt(r) for r in lines), summary])
+        return to_text(frame(rows), formats=formats, align_right=True) + "\n" + summary
 
 
 def model_energy(model: nn.Module, x: torch.Tensor, config: EnergyConfig) -> EnergyReport:
@@ -501,7 +555,7 @@ def model_energy(model: nn.Module, x: torch.Tensor, config: EnergyConfig) -> Ene
         (n, m) for n, m in model.named_modules() if isinstance(m, CrossbarLinear | CrossbarConv2d)
     ]
     if not layers:
-        raise ValueError(
+        raise MappingError(
             "the model has no crossbar layers: convert it with neatxbar.mapping.convert"
         )
     for _, module in layers:
@@ -513,9 +567,9 @@ def model_energy(model: nn.Module, x: torch.Tensor, config: EnergyConfig) -> Ene
     def hook(name: str) -> Callable[[nn.Module, tuple, object], None]:
         def capture(module: nn.Module, args: tuple, output: object) -> None:
             inputs = args[0]
-            at_own, at_base = layer_energies(module, inputs, config,
-                                             (None, config.baseline_v_gate), name=name,
-                                             batch_size=batch)  # fmt: skip
+            at_own, at_base = layer_energies(
+                module, inputs, config, (None, config.baseline_v_gate), name=name, batch_size=batch
+            )
             own[name].append(at_own)
             base[name].append(at_base)
 
@@ -541,8 +595,20 @@ def model_energy(model: nn.Module, x: torch.Tensor, config: EnergyConfig) -> Ene
                 for more in calls[name][1:]:
                     total = total + more
             else:
-                total = LayerEnergy(name, type(module).__name__, v_gates[name], 0.0, 0.0, 0.0,
-                                    0.0, 0.0, 0.0, 0.0, 0.0, calls=0)  # fmt: skip
+                total = LayerEnergy(
+                    name,
+                    type(module).__name__,
+                    v_gates[name],
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    calls=0,
+                )
             rows.append(total)
         return tuple(rows)
 

@@ -13,7 +13,8 @@ both phases cost one set of matrix products when no ADC separates them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +25,7 @@ from neatxbar.lut.interp import CellLUT
 from neatxbar.lut.separable import SeparableCell
 from neatxbar.mapping.config import MappingConfig, check_v_gate
 from neatxbar.mapping.crossbar import exact_column_sum, fast_column_sum
+from neatxbar.mapping.errors import MappingError
 from neatxbar.mapping.quantize import quantize_symmetric, quantize_unit
 from neatxbar.mapping.tiling import row_tiles
 
@@ -37,8 +39,13 @@ class _CrossbarMapping(nn.Module):
     """What both crossbar layers share: the LUT, the gate voltage, the mapping of weights and
     inputs, the phases and tiles, and the rescaling."""
 
-    def __init__(self, lut: CellLUT, config: MappingConfig, v_gate: float | None,
-                 w_scale: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        lut: CellLUT,
+        config: MappingConfig,
+        v_gate: float | None,
+        w_scale: float | None = None,
+    ) -> None:
         super().__init__()
         config.validate()
         self.lut, self.config = lut, config
@@ -107,15 +114,22 @@ class _CrossbarMapping(nn.Module):
         weight = self.weight
         if torch.is_grad_enabled() and weight.requires_grad:
             return build()
-        key = (weight._version, weight.data_ptr(), weight.dtype, weight.device, self.v_gate,
-               self.w_scale)  # fmt: skip
+        key = (
+            weight._version,
+            weight.data_ptr(),
+            weight.dtype,
+            weight.device,
+            self.v_gate,
+            self.w_scale,
+        )
         cached = self._cached.get(name)
         if cached is None or cached[0] != key:
             cached = self._cached[name] = (key, build())
         return cached[1]
 
-    def combine(self, column_sum: ColumnSum, u: torch.Tensor,
-                tiles: list[tuple[slice, int]]) -> torch.Tensor:  # fmt: skip
+    def combine(
+        self, column_sum: ColumnSum, u: torch.Tensor, tiles: list[tuple[slice, int]]
+    ) -> torch.Tensor:
         """Differential current of every output: phases and tiles, with the ADC if it is on.
 
         Without an ADC both phases and all tiles are one column sum. With it, each phase
@@ -133,8 +147,9 @@ class _CrossbarMapping(nn.Module):
             mask = mask.to(u.dtype)
             for rows, n_rows in tiles:
                 full_scale = n_rows * (g_max - g_min) * self.lut.v_max * self.config.adc_range
-                part = quantize_symmetric(column_sum(u, mask, rows), full_scale,
-                                          self.config.adc_bits)  # fmt: skip
+                part = quantize_symmetric(
+                    column_sum(u, mask, rows), full_scale, self.config.adc_bits
+                )
                 out = part if out is None else out + part
         return out
 
@@ -147,10 +162,17 @@ class _CrossbarMapping(nn.Module):
             weight = torch.sign(part) if mask is None else torch.sign(part) * mask[:, rows]
             volts = part.abs() * self.lut.v_max
             currents = [
-                exact_column_sum(self.lut, g[rows], volts, weight, self.v_gate,
-                                 method=cfg.interpolation, chunk_elements=cfg.exact_chunk_elements)
+                exact_column_sum(
+                    self.lut,
+                    g[rows],
+                    volts,
+                    weight,
+                    self.v_gate,
+                    method=cfg.interpolation,
+                    chunk_elements=cfg.exact_chunk_elements,
+                )
                 for g in (gp, gn)
-            ]  # fmt: skip
+            ]
             return currents[0] - currents[1]
 
         return column_sum
@@ -167,9 +189,14 @@ class _CrossbarMapping(nn.Module):
         then sum_i I(G_ij, |u_i| V_max) sign(u_i) = (x @ w) / x_scale and x_scale cancels, so
         the layer is one product of the raw inputs, as cheap as the ideal layer."""
         c = self.config
-        return (c.path == "fast" and c.dac_bits is None and c.adc_bits is None
-                and not c.wires.any and self.form.degree == 1
-                and self.form.n_terms == 1)  # fmt: skip
+        return (
+            c.path == "fast"
+            and c.dac_bits is None
+            and c.adc_bits is None
+            and not c.wires.any
+            and self.form.degree == 1
+            and self.form.n_terms == 1
+        )
 
     @staticmethod
     def finish(
@@ -190,8 +217,14 @@ class _CrossbarMapping(nn.Module):
 class CrossbarLinear(_CrossbarMapping):
     """The crossbar twin of :class:`torch.nn.Linear` (same ``weight`` and ``bias``)."""
 
-    def __init__(self, linear: nn.Linear, lut: CellLUT, config: MappingConfig,
-                 v_gate: float | None = None, w_scale: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        linear: nn.Linear,
+        lut: CellLUT,
+        config: MappingConfig,
+        v_gate: float | None = None,
+        w_scale: float | None = None,
+    ) -> None:
         super().__init__(lut, config, v_gate, w_scale)
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.weight = nn.Parameter(linear.weight.detach().clone())
@@ -241,17 +274,26 @@ class CrossbarConv2d(_CrossbarMapping):
     unfolds the input (memory heavy: a reference).
     """
 
-    def __init__(self, conv: nn.Conv2d, lut: CellLUT, config: MappingConfig,
-                 v_gate: float | None = None, w_scale: float | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        conv: nn.Conv2d,
+        lut: CellLUT,
+        config: MappingConfig,
+        v_gate: float | None = None,
+        w_scale: float | None = None,
+    ) -> None:
         super().__init__(lut, config, v_gate, w_scale)
         if conv.padding_mode != "zeros":
-            raise ValueError(f"padding_mode {conv.padding_mode!r} cannot be mapped: zeros only")
-        if conv.groups != 1 and (config.path == "exact" or config.adc_bits is not None
-                                 or config.wires.any):  # fmt: skip
-            raise ValueError("grouped convolutions map only on the fast path without ADC or wires")
+            raise MappingError(f"padding_mode {conv.padding_mode!r} cannot be mapped: zeros only")
+        if conv.groups != 1 and (
+            config.path == "exact" or config.adc_bits is not None or config.wires.any
+        ):
+            raise MappingError(
+                "grouped convolutions map only on the fast path without ADC or wires"
+            )
         kh, kw = conv.kernel_size
         if config.adc_bits is not None and kh * kw > config.rows:
-            raise ValueError(f"a {kh}x{kw} kernel does not fit into a tile of {config.rows} rows")
+            raise MappingError(f"a {kh}x{kw} kernel does not fit into a tile of {config.rows} rows")
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
         self.kernel_size, self.stride = conv.kernel_size, conv.stride
         self.padding, self.dilation, self.groups = conv.padding, conv.dilation, conv.groups
@@ -303,8 +345,9 @@ class CrossbarConv2d(_CrossbarMapping):
             out = self._wired(flat, self.weight.reshape(self.out_channels, -1).t())
         else:
             gp, gn = self.conductance_pair(self.weight)
-            column_sum = self._exact_sum(gp.reshape(self.out_channels, -1).t(),
-                                         gn.reshape(self.out_channels, -1).t())  # fmt: skip
+            column_sum = self._exact_sum(
+                gp.reshape(self.out_channels, -1).t(), gn.reshape(self.out_channels, -1).t()
+            )
             tiles = [
                 (t, t.stop - t.start) for t in row_tiles(rows_total, self.config.rows, kh * kw)
             ]
@@ -324,3 +367,80 @@ class CrossbarConv2d(_CrossbarMapping):
         exact = self.config.path == "exact" or self.config.wires.any
         current = self._exact(u) if exact else self._fast(u)
         return self.finish(current, x_scale * self.output_scale(), bias)
+
+
+#: A crossbar twin's factory: ``factory(module, lut, config, v_gate, w_scale) -> nn.Module``, with
+#: the layer to map, the :class:`~neatxbar.lut.interp.CellLUT`, the
+#: :class:`~neatxbar.mapping.config.MappingConfig`, the layer's gate voltage (V) and its fixed
+#: weight scale (the weight that maps to G_max, in the layer's units; None: the config's rule).
+#: The twin classes themselves are factories.
+TwinFactory = Callable[[nn.Module, CellLUT, MappingConfig, float, float | None], nn.Module]
+
+#: Layer type -> factory of its crossbar twin; the first type (in the map's order) that a layer
+#: is an instance of decides.
+ConversionMap = Mapping[type[nn.Module], TwinFactory]
+
+#: The conversion map ``convert`` uses by default: Linear and Conv2d (and their subclasses).
+#: Read-only; extend it into a map of your own (``{MyLayer: my_twin, **DEFAULT_CONVERSION_MAP}``).
+DEFAULT_CONVERSION_MAP: ConversionMap = MappingProxyType(
+    {nn.Linear: CrossbarLinear, nn.Conv2d: CrossbarConv2d}
+)
+
+
+def check_conversion_map(conversion_map: ConversionMap | None) -> ConversionMap:
+    """The map itself (None: :data:`DEFAULT_CONVERSION_MAP`) after checking that it maps
+    ``nn.Module`` subclasses to callables.
+
+    Raises
+    ------
+    MappingError
+        Naming the first entry that is not a layer type and a factory.
+    """
+    if conversion_map is None:
+        return DEFAULT_CONVERSION_MAP
+    if not isinstance(conversion_map, Mapping):
+        raise MappingError(
+            f"conversion_map must map layer types to twin factories, got "
+            f"{type(conversion_map).__name__}"
+        )
+    for kind, factory in conversion_map.items():
+        if not (isinstance(kind, type) and issubclass(kind, nn.Module)):
+            raise MappingError(f"conversion_map: key {kind!r} is not an nn.Module subclass")
+        if not callable(factory):
+            raise MappingError(
+                f"conversion_map: the factory of {kind.__name__} is not callable: {factory!r}"
+            )
+    return conversion_map
+
+
+def twin_factory(module: nn.Module, conversion_map: ConversionMap) -> TwinFactory | None:
+    """The factory of the first type in ``conversion_map`` that ``module`` is an instance of."""
+    for kind, factory in conversion_map.items():
+        if isinstance(module, kind):
+            return factory
+    return None
+
+
+def is_twin(module: nn.Module, conversion_map: ConversionMap) -> bool:
+    """True for a crossbar twin: the toolkit's, or an instance of a factory that is a class."""
+    kinds = tuple(f for f in conversion_map.values() if isinstance(f, type))
+    return isinstance(module, (_CrossbarMapping, *kinds))
+
+
+def crossbar_layers(
+    model: nn.Module, conversion_map: ConversionMap | None = None
+) -> dict[str, nn.Module]:
+    """The layers that go onto crossbars, by name (as in ``model.named_modules()``): every layer
+    the conversion map matches (default: Linear and Conv2d) and every crossbar twin. The modules
+    inside a matched layer are not listed (``convert`` replaces the layer as a whole)."""
+    conversion_map = check_conversion_map(conversion_map)
+    found: dict[str, nn.Module] = {}
+    inside: str | None = None  # named_modules() is pre-order: a layer's modules follow it
+    for name, module in model.named_modules():
+        if inside is not None and (inside == "" or name.startswith(inside + ".")):
+            continue
+        inside = None
+        if is_twin(module, conversion_map) or twin_factory(module, conversion_map) is not None:
+            found[name] = module
+            inside = name
+    return found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from neatxbar.mapping.errors import MappingError
+
 
 def row_tiles(n_inputs: int, rows: int, block: int = 1) -> list[slice]:
     """Slices of the input dimension, one per crossbar tile.
@@ -11,10 +13,10 @@ def row_tiles(n_inputs: int, rows: int, block: int = 1) -> list[slice]:
 
     Raises
     ------
-    ValueError
+    MappingError
         When one block does not fit into a tile.
     """
     if block > rows:
-        raise ValueError(f"a block of {block} inputs does not fit into a tile of {rows} rows")
+        raise MappingError(f"a block of {block} inputs does not fit into a tile of {rows} rows")
     step = (rows // block) * block
     return [slice(start, min(start + step, n_inputs)) for start in range(0, n_inputs, step)]

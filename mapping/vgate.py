@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from neatxbar.core.checks import check_number
+from neatxbar.lut.errors import LUTError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping.config import check_v_gate
 
@@ -21,8 +22,11 @@ def _grid(lut: CellLUT, lowest: float | None, highest: float | None) -> list[flo
     lowest = None if lowest is None else check_v_gate("lowest V_gate", lowest)
     highest = None if highest is None else check_v_gate("highest V_gate", highest)
     values = [float(v) for v in lut.vg_grid]
-    return [v for v in values if (lowest is None or v >= lowest - 1e-9)
-            and (highest is None or v <= highest + 1e-9)]  # fmt: skip
+    return [
+        v
+        for v in values
+        if (lowest is None or v >= lowest - 1e-9) and (highest is None or v <= highest + 1e-9)
+    ]
 
 
 def data_free(
@@ -38,10 +42,9 @@ def data_free(
     (max |w| before NEAT). A layer that no grid gate voltage covers gets the highest one (or
     ``highest``).
     """
-    if not 0 < check_number("coverage", coverage) <= 1:
-        raise ValueError(f"coverage must be in (0, 1], got {coverage}")
+    check_number("coverage", coverage, positive=True, high=1.0)
     if lut.w_max is None:
-        raise ValueError(f"{lut.path}: the LUT has no linear_region; run 'neat fit' on it")
+        raise LUTError(f"{lut.path}: the LUT has no linear_region; run 'neat fit' on it")
     grid = _grid(lut, None, highest)
     chosen = {}
     for name, weight in weights.items():
@@ -70,7 +73,7 @@ def data_driven(
     check_number("budget", budget, nonnegative=True, high=1.0)
     grid = _grid(lut, lowest, baseline)
     if not grid or abs(grid[-1] - baseline) > 1e-9:
-        raise ValueError(f"baseline V_gate {baseline} V is not on the LUT's gate grid")
+        raise LUTError(f"baseline V_gate {baseline} V is not on the LUT's gate grid")
     gates = dict.fromkeys(layers, baseline)
     reference = accuracy(gates)
     current = reference

@@ -30,12 +30,6 @@ from neatxbar.mapping.quantize import quantize_symmetric
 WIRED_CHUNK_CELLS = 1 << 19
 
 
-def circuit_config(config: MappingConfig) -> CircuitConfig:
-    """The solver's settings from the mapping's wire resistances."""
-    w = config.wires
-    return CircuitConfig(r_row=w.r_row, r_col=w.r_col, r_driver=w.r_driver, r_sense=w.r_sense)
-
-
 def _tiles(gp: torch.Tensor, gn: torch.Tensor, rows: int, pairs: int, g_min: float) -> torch.Tensor:
     """(in, out) conductance pairs -> (t_in * t_out, rows, 2 * pairs) physical tiles."""
     n_in, n_out = gp.shape
@@ -96,7 +90,7 @@ def wired_sum(
     t_in, t_out = math.ceil(n_in / rows), math.ceil(n_out / pairs)
     g_min, g_max = lut.g_min_s, lut.g_on_s
     tiles = _tiles(gp, gn, rows, pairs, g_min)
-    solver = circuit_config(config)
+    solver = CircuitConfig(wires=config.wires)
     out = None
     for positive in (True, False):
         mask = (u > 0) if positive else (u < 0)

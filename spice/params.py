@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 
 from neatxbar.core.checks import check_number
+from neatxbar.core.errors import ConfigError
 
 #: Names of models and model parameters (matched whole: ``re.fullmatch``, never ``$``, which also
 #: matches before a trailing newline).
@@ -56,45 +57,45 @@ def check_card_text(text: str, source: str, model: str) -> str:
 
     Raises
     ------
-    ValueError
+    ConfigError
         One line naming ``source``, the line number and what is wrong.
     """
     if not isinstance(text, str):
-        raise ValueError(f"{source}: a model card must be text")
+        raise ConfigError(f"{source}: a model card must be text")
     models = []
     in_model = False
     for number, line in enumerate(text.split("\n"), start=1):
         where = f"{source} line {number}"
         line = line.removesuffix("\r")  # Windows line ends
         if not _PRINTABLE.fullmatch(line):
-            raise ValueError(f"{where}: control or non-ASCII character in a model card")
+            raise ConfigError(f"{where}: control or non-ASCII character in a model card")
         body = line.strip(" \t")
         shown = body if len(body) <= 60 else body[:57] + "..."
         if not body:
             continue
         if body.startswith("*"):
             if _COMMAND_COMMENT.match(body):
-                raise ValueError(
+                raise ConfigError(
                     f"{where}: '*#' lines are ngspice commands, not comments; got {shown!r}"
                 )
             continue
         if body.startswith("+"):
             if not in_model or not _CONTINUATION.fullmatch(body):
-                raise ValueError(
+                raise ConfigError(
                     f"{where}: a '+' line must continue the '.model' statement with "
                     f"name=value parameters only; got {shown!r}"
                 )
             continue
         match = _MODEL_LINE.fullmatch(body)
         if match is None:
-            raise ValueError(
+            raise ConfigError(
                 f"{where}: only comments, '.model <name> nmos' and '+' continuation lines "
                 f"are allowed in a model card; got {shown!r}"
             )
         models.append(match.group(1).lower())
         in_model = True
     if models != [model]:
-        raise ValueError(
+        raise ConfigError(
             f"{source} must define exactly one '.model {model} nmos', found {models or 'none'}"
         )
     return text
@@ -134,17 +135,17 @@ class Transistor:
     card_text: str | None = field(default=None, repr=False)
 
     def validate(self) -> None:
-        """Raise ValueError naming the first field that is not acceptable."""
+        """Raise ConfigError naming the first field that is not acceptable."""
         if not isinstance(self.model, str) or not _MODEL_NAME.fullmatch(self.model):
-            raise ValueError(f"transistor.model must be a model card name, got {self.model!r}")
+            raise ConfigError(f"transistor.model must be a model card name, got {self.model!r}")
         if self.card_text is not None:
             if self.card_file is not None:
-                raise ValueError("give transistor.card_file or a stored card, not both")
+                raise ConfigError("give transistor.card_file or a stored card, not both")
             check_card_text(self.card_text, "the stored model card", self.model)
         elif self.card_file is None:
             models = available_models()
             if self.model not in models:
-                raise ValueError(
+                raise ConfigError(
                     f"transistor.model {self.model!r} is not a model card here; "
                     f"choose one of {', '.join(models)}, or give transistor.card_file"
                 )
@@ -155,7 +156,7 @@ class Transistor:
         check_number("transistor.l_m (m)", self.l_m, low=low, high=high)
         for name, value in self.model_params:
             if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
-                raise ValueError(f"transistor.model_params: {name!r} is not a parameter name")
+                raise ConfigError(f"transistor.model_params: {name!r} is not a parameter name")
             check_number(f"transistor.model_params.{name}", value)
 
 
@@ -164,16 +165,16 @@ def read_card_file(path: str, model: str) -> str:
 
     Raises
     ------
-    ValueError
+    ConfigError
         Naming the file and the offending line.
     """
     try:
         with open(path, encoding="utf-8") as handle:
             text = handle.read(_MAX_CARD_CHARS + 1)
     except (OSError, UnicodeDecodeError) as error:
-        raise ValueError(f"transistor.card_file {path!r} cannot be read ({error})") from None
+        raise ConfigError(f"transistor.card_file {path!r} cannot be read ({error})") from None
     if len(text) > _MAX_CARD_CHARS:
-        raise ValueError(
+        raise ConfigError(
             f"transistor.card_file {path!r} is larger than {_MAX_CARD_CHARS} characters; "
             "a model card is a few kilobytes"
         )
@@ -193,7 +194,7 @@ def check_options(options: dict[str, float] | None) -> dict[str, float]:
     checked = {}
     for name, value in (options or {}).items():
         if name not in SPICE_OPTIONS:
-            raise ValueError(
+            raise ConfigError(
                 f"ngspice option {name!r} is not supported; use one of {', '.join(SPICE_OPTIONS)}"
             )
         checked[name] = check_number(f"ngspice.{name}", value, nonnegative=True)
@@ -203,6 +204,10 @@ def check_options(options: dict[str, float] | None) -> dict[str, float]:
 @dataclass(frozen=True)
 class Wires:
     """Interconnect resistances of a crossbar, in ohms (0 means an ideal wire).
+
+    The toolkit's one wire-resistance type: the crossbar netlists
+    (:func:`neatxbar.spice.render.render_crossbar`), the mapping (``MappingConfig.wires``,
+    ``[mapping.wires]`` in TOML) and the circuit solver (``CircuitConfig.wires``) all take it.
 
     Parameters
     ----------
@@ -221,7 +226,17 @@ class Wires:
     r_driver: float = 0.0
     r_sense: float = 0.0
 
-    def validate(self) -> None:
-        """Raise ValueError naming the first resistance that is negative or not finite."""
-        for name in ("r_row", "r_col", "r_driver", "r_sense"):
+    @property
+    def any(self) -> bool:
+        """True when any resistance is above 0 ohm (the wires are not ideal)."""
+        return any(getattr(self, name) > 0 for name in _WIRE_FIELDS)
+
+    def validate(self) -> Wires:
+        """Raise ConfigError naming the first resistance that is negative or not finite (ohm);
+        return self."""
+        for name in _WIRE_FIELDS:
             check_number(f"wires.{name}", getattr(self, name), nonnegative=True)
+        return self
+
+
+_WIRE_FIELDS = ("r_row", "r_col", "r_driver", "r_sense")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neatxbar.core.errors import ConfigError
 from neatxbar.spice.params import (
     Transistor,
     Wires,
@@ -139,17 +140,17 @@ def uniform_step(name: str, grid: Sequence[float] | np.ndarray) -> tuple[float, 
     """
     values = np.asarray(grid, dtype=float)
     if values.ndim != 1 or values.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D grid")
+        raise ConfigError(f"{name} must be a non-empty 1-D grid")
     for i, value in enumerate(values):
         check_number(f"{name}[{i}]", value)
     if values.size == 1:
         return float(values[0]), 0.0, 1
     steps = np.diff(values)
     if np.any(steps <= 0):
-        raise ValueError(f"{name} must be strictly increasing")
+        raise ConfigError(f"{name} must be strictly increasing")
     step = (values[-1] - values[0]) / (values.size - 1)
     if not np.allclose(steps, step, rtol=1e-9, atol=0.0):
-        raise ValueError(f"{name} must be evenly spaced for a DC sweep")
+        raise ConfigError(f"{name} must be evenly spaced for a DC sweep")
     return float(values[0]), float(step), int(values.size)
 
 
@@ -190,7 +191,7 @@ def render_cell_sweep(
     """
     conductances = np.atleast_1d(np.asarray(g_siemens, dtype=float))
     if conductances.ndim != 1 or conductances.size == 0:
-        raise ValueError("g_siemens must be a non-empty 1-D sequence of conductances (S)")
+        raise ConfigError("g_siemens must be a non-empty 1-D sequence of conductances (S)")
     cells = []
     for k, g in enumerate(conductances):
         block = _cell(str(k), "in", f"c{k}", "gate", g, transistor)
@@ -253,7 +254,7 @@ def _crossbar_wires(rows: int, cols: int, wires: Wires) -> list[SpiceText]:
 def _conductance_matrix(g_siemens: np.ndarray) -> np.ndarray:
     g = np.asarray(g_siemens, dtype=float)
     if g.ndim != 2 or g.size == 0:
-        raise ValueError(f"g_siemens must be a (rows, cols) matrix, got shape {g.shape}")
+        raise ConfigError(f"g_siemens must be a (rows, cols) matrix, got shape {g.shape}")
     return g
 
 
@@ -333,7 +334,7 @@ def render_crossbar(
     rows, cols = g.shape
     v = np.asarray(v_in, dtype=float)
     if v.shape != (rows,):
-        raise ValueError(f"v_in must have shape ({rows},), one voltage per row; got {v.shape}")
+        raise ConfigError(f"v_in must have shape ({rows},), one voltage per row; got {v.shape}")
     wires = wires or Wires()
     wires.validate()
     drivers = [
@@ -417,7 +418,7 @@ def render_crossbar_batch(
     rows, cols = g.shape
     v = np.asarray(v_in, dtype=float)
     if v.ndim != 2 or v.shape[0] == 0 or v.shape[1] != rows:
-        raise ValueError(
+        raise ConfigError(
             f"v_in must have shape (n_vectors, {rows}), one voltage per row for each input "
             f"vector; got {v.shape}"
         )

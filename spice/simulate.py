@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from neatxbar.spice.errors import SpiceError
 from neatxbar.spice.params import Transistor, Wires
 from neatxbar.spice.render import (
     render_cell,
@@ -61,14 +62,14 @@ def sweep_cells(
     n_vin, n_vg = np.size(v_in), np.size(v_gate)
     currents = result.currents(netlist)
     if currents.shape[1] != n_vin * n_vg:
-        raise RuntimeError(
+        raise SpiceError(
             f"ngspice returned {currents.shape[1]} sweep points, expected {n_vin * n_vg}"
         )
     swept_vin = result.vectors.get("v-sweep", result.vectors.get("vin"))
     if swept_vin is not None and not np.allclose(
         swept_vin[:n_vin], np.asarray(v_in, dtype=float), rtol=0, atol=1e-9
     ):
-        raise RuntimeError("ngspice swept other input voltages than the grid asked for")
+        raise SpiceError("ngspice swept other input voltages than the grid asked for")
     # ngspice's nested .dc varies the first source (V_in) fastest.
     return currents.reshape(len(netlist.probes), n_vg, n_vin).transpose(0, 2, 1).copy()
 
@@ -128,10 +129,10 @@ def crossbar_column_currents_batch(
     n_vectors = np.shape(v_in)[0]
     currents = result.currents(netlist)
     if currents.shape[1] != n_vectors:
-        raise RuntimeError(
+        raise SpiceError(
             f"ngspice returned {currents.shape[1]} sweep points, expected {n_vectors} vectors"
         )
     index = result.vectors.get("v-sweep", result.vectors.get("vidx"))
     if index is not None and not np.array_equal(index, np.arange(n_vectors, dtype=float)):
-        raise RuntimeError("ngspice swept other index values than 0, 1, ..., n_vectors - 1")
+        raise SpiceError("ngspice swept other index values than 0, 1, ..., n_vectors - 1")
     return currents.T.copy()

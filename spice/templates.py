@@ -14,6 +14,7 @@ from functools import cache
 from importlib.resources import files
 from string import Template
 
+from neatxbar.core.errors import ConfigError
 from neatxbar.spice.params import check_card_text, check_number
 
 #: Matched whole (``fullmatch``): ``$`` would also match before a trailing newline.
@@ -52,7 +53,7 @@ def fragments() -> dict[str, str]:
 def model_card(model: str) -> SpiceText:
     """The text of the model card ``neatxbar.netlists/<model>.lib`` (name checked by the caller)."""
     if not _IDENTIFIER.fullmatch(model):
-        raise ValueError(f"model card name must be an identifier, got {model!r}")
+        raise ConfigError(f"model card name must be an identifier, got {model!r}")
     text = read_template(f"{model}.lib")
     check_card_text(text, f"neatxbar.netlists/{model}.lib", model)
     return SpiceText(text.strip("\n"))
@@ -63,7 +64,7 @@ def _safe_value(key: str, value: object) -> str:
         return value
     if isinstance(value, str):
         if not _IDENTIFIER.fullmatch(value):
-            raise ValueError(f"{key} must be an identifier, got {value!r}")
+            raise ConfigError(f"{key} must be an identifier, got {value!r}")
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return spice_number(key, value)
@@ -77,7 +78,7 @@ def fill(template: str, values: Mapping[str, object]) -> SpiceText:
     ------
     KeyError
         If the template has a placeholder that ``values`` lacks.
-    ValueError
+    ConfigError
         If a number is not finite or a string is neither :class:`SpiceText` nor an identifier.
     """
     safe = {key: _safe_value(key, value) for key, value in values.items()}

@@ -11,9 +11,14 @@ import numpy as np
 from neatxbar.lut.schema import Grids, create
 
 ATTRS = {
-    "ngspice_version": "test", "package_version": "test", "spec": "name = 'test'",
-    "spec_sha256": "0" * 64, "cell_netlist": "* none\n.end", "transistor": "{}", "tolerance": 0.025,
-}  # fmt: skip
+    "ngspice_version": "test",
+    "package_version": "test",
+    "spec": "name = 'test'",
+    "spec_sha256": "0" * 64,
+    "cell_netlist": "* none\n.end",
+    "transistor": "{}",
+    "tolerance": 0.025,
+}
 
 
 def write_lut(

@@ -67,8 +67,11 @@ print(json.dumps(sorted(sys.modules)))
 def test_a_fresh_interpreter_loads_nothing_from_above(floor: str, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", _LOAD_FLOOR, floor],
-        capture_output=True, text=True, cwd=tmp_path, check=True,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
     loaded = json.loads(done.stdout.splitlines()[-1])
     above = set(FLOORS[FLOORS.index(floor) + 1 :])
     wrong = sorted(m for m in loaded if m.startswith("neatxbar.") and m.split(".")[1] in above)

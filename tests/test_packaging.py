@@ -51,8 +51,10 @@ def test_neat_doctor_from_another_directory(tmp_path: Path) -> None:
 def test_neat_map_is_installed_as_its_own_command(tmp_path: Path) -> None:
     out = subprocess.run(
         [_script("neat-map"), "--checkpoint", str(tmp_path / "missing.pt"), "--lut", "x.h5"],
-        cwd=tmp_path, capture_output=True, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "error:" in out.stderr
 

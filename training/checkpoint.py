@@ -43,9 +43,13 @@ def git_revision() -> str:
     """The git revision of the toolkit's checkout, or "unknown" outside one."""
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-            capture_output=True, text=True, timeout=5, check=True,
-        )  # fmt: skip
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -55,8 +59,11 @@ def save_checkpoint(path: Path | str, model: nn.Module, header: dict[str, Any]) 
     """Write ``model``'s state_dict and ``header`` (JSON-serialisable) to ``path`` atomically."""
     path = Path(path)
     # after the header: one carried over from another checkpoint (--from) must not keep its time
-    full = {**header, "created": datetime.now(UTC).isoformat(timespec="seconds"),
-            "git_revision": git_revision()}  # fmt: skip
+    full = {
+        **header,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_revision": git_revision(),
+    }
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -114,8 +121,11 @@ def _load_failure(error: Exception) -> str:
 
 
 def _check_state(state: object, path: Path) -> dict[str, torch.Tensor]:
-    if not (isinstance(state, dict) and all(isinstance(k, str) for k in state)
-            and all(torch.is_tensor(v) for v in state.values())):  # fmt: skip
+    if not (
+        isinstance(state, dict)
+        and all(isinstance(k, str) for k in state)
+        and all(torch.is_tensor(v) for v in state.values())
+    ):
         raise CheckpointError(f"{path}: damaged checkpoint (state_dict is not names to tensors)")
     return state
 
@@ -175,8 +185,9 @@ def check_header(
             raise CheckpointError(f"{where}: weight_scales must map layer names to numbers")
         for name, value in scales.items():
             _json_number(value, f"{where}: weight_scales[{name!r}]")
-            check_number(f"{where}: weight_scales[{name!r}]", value, nonnegative=True,
-                         error=CheckpointError)  # fmt: skip
+            check_number(
+                f"{where}: weight_scales[{name!r}]", value, nonnegative=True, error=CheckpointError
+            )
     if "model" in header and shape:
         check_model_fits(header["model"], shape, state, path)
     return header

@@ -88,7 +88,7 @@ class TensorImages(Dataset):
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
         if images.shape[0] != labels.shape[0]:
-            raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels")
+            raise DatasetError(f"{images.shape[0]} images but {labels.shape[0]} labels")
         self.images = images.to(torch.float32)
         self.labels = labels.to(torch.int64)
         self.epoch = 0
@@ -133,10 +133,11 @@ class CIFARImages(Dataset):
         seed: int = 0,
     ) -> None:
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1:] != (3, 32, 32):
-            raise ValueError(f"expected uint8 images (N, 3, 32, 32), got {images.dtype} "
-                             f"{tuple(images.shape)}")  # fmt: skip
+            raise DatasetError(
+                f"expected uint8 images (N, 3, 32, 32), got {images.dtype} {tuple(images.shape)}"
+            )
         if images.shape[0] != labels.shape[0]:
-            raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels")
+            raise DatasetError(f"{images.shape[0]} images but {labels.shape[0]} labels")
         self.images = images
         self.labels = labels.to(torch.int64)
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1)
@@ -231,25 +232,39 @@ class _CIFARLayout:
     def expected(self, root: Path | str) -> str:
         files = self.train_files
         train = f"{files[0]} ... {files[-1]}" if len(files) > 1 else files[0]
-        return (f"expected {root}/{self.folder}/{train} and {self.test_file} (python pickle "
-                f"version of {self.title}); download it with --download (download=True) or "
-                f"from {CIFAR_PAGE}")  # fmt: skip
+        return (
+            f"expected {root}/{self.folder}/{train} and {self.test_file} (python pickle "
+            f"version of {self.title}); download it with --download (download=True) or "
+            f"from {CIFAR_PAGE}"
+        )
 
 
 _CIFAR = {
     "cifar10": _CIFARLayout(
-        "CIFAR-10", "cifar-10-batches-py", tuple(f"data_batch_{i}" for i in range(1, 6)),
-        "test_batch", b"labels", 10, CIFAR10_MEAN, CIFAR10_STD,
+        "CIFAR-10",
+        "cifar-10-batches-py",
+        tuple(f"data_batch_{i}" for i in range(1, 6)),
+        "test_batch",
+        b"labels",
+        10,
+        CIFAR10_MEAN,
+        CIFAR10_STD,
         "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
         "c58f30108f718f92721af3b95e74349a",
     ),
     "cifar100": _CIFARLayout(
-        "CIFAR-100", "cifar-100-python", ("train",), "test", b"fine_labels", 100,
-        CIFAR100_MEAN, CIFAR100_STD,
+        "CIFAR-100",
+        "cifar-100-python",
+        ("train",),
+        "test",
+        b"fine_labels",
+        100,
+        CIFAR100_MEAN,
+        CIFAR100_STD,
         "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
         "eb9058c3a382ffc7106e4002c42a8d85",
     ),
-}  # fmt: skip
+}
 
 
 def _parent_root(layout: _CIFARLayout, data_dir: Path) -> Path:
@@ -286,8 +301,10 @@ def _read_batch(layout: _CIFARLayout, path: Path, root: Path) -> tuple[np.ndarra
     except Exception as exc:
         raise bad(f"has unreadable labels ({exc})") from exc
     if labels.shape != (data.shape[0],) or (labels.size and labels.dtype.kind not in "iu"):
-        raise bad(f"has {layout.label_key!r} of shape {labels.shape} and type {labels.dtype}, "
-                  f"not {data.shape[0]} integers")  # fmt: skip
+        raise bad(
+            f"has {layout.label_key!r} of shape {labels.shape} and type {labels.dtype}, "
+            f"not {data.shape[0]} integers"
+        )
     if labels.size and (labels.min() < 0 or labels.max() >= layout.num_classes):
         raise bad(f"has labels outside [0, {layout.num_classes})")
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
@@ -300,8 +317,10 @@ def _read_split(
     images = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
     labels = np.concatenate([p[1] for p in parts])
     if images.shape[0] == 0:
-        raise DatasetError(f"{layout.title}: {folder} holds no images in {', '.join(files)}; "
-                           f"{layout.expected(root)}")  # fmt: skip
+        raise DatasetError(
+            f"{layout.title}: {folder} holds no images in {', '.join(files)}; "
+            f"{layout.expected(root)}"
+        )
     return torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels)
 
 
@@ -310,8 +329,9 @@ def _load_cifar(
 ) -> DatasetSplits:
     layout = _CIFAR[name]
     if data_dir is None:
-        raise DatasetError(f"{layout.title} needs a data directory; "
-                           f"{layout.expected('<data_dir>')}")  # fmt: skip
+        raise DatasetError(
+            f"{layout.title} needs a data directory; {layout.expected('<data_dir>')}"
+        )
     data_dir = Path(data_dir).expanduser()
     root = _parent_root(layout, data_dir)
     folder = root / layout.folder
@@ -359,8 +379,10 @@ def _download(url: str, path: Path, md5: str) -> None:
                 out.write(chunk)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         partial.unlink(missing_ok=True)
-        raise DatasetError(f"could not download {url} ({exc}); fetch it by hand from "
-                           f"{CIFAR_PAGE} and extract it into {path.parent}") from exc  # fmt: skip
+        raise DatasetError(
+            f"could not download {url} ({exc}); fetch it by hand from "
+            f"{CIFAR_PAGE} and extract it into {path.parent}"
+        ) from exc
     if digest.hexdigest() != md5.lower():
         partial.unlink(missing_ok=True)
         raise DatasetError(
@@ -380,8 +402,10 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
         or not (member.isfile() or member.isdir())  # links, devices, fifos
     )
     if unsafe:
-        raise DatasetError(f"{archive}: refusing to extract the unsafe member {name!r} "
-                           "(absolute path, '..', link or special file)")  # fmt: skip
+        raise DatasetError(
+            f"{archive}: refusing to extract the unsafe member {name!r} "
+            "(absolute path, '..', link or special file)"
+        )
 
 
 def _extract(archive: Path, dest: Path) -> None:
@@ -397,8 +421,9 @@ def _extract(archive: Path, dest: Path) -> None:
             else:  # pragma: no cover - Python < 3.11.4; members were checked above
                 tar.extractall(dest, members=members)
     except (tarfile.TarError, EOFError) as exc:
-        raise DatasetError(f"{archive} is not a readable .tar.gz ({exc}); delete it and "
-                           "download again") from exc  # fmt: skip
+        raise DatasetError(
+            f"{archive} is not a readable .tar.gz ({exc}); delete it and download again"
+        ) from exc
 
 
 def _fetch_cifar(name: str, root: Path, *, url: str | None = None, md5: str | None = None) -> Path:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from neatxbar.core.errors import ConfigError
+
 MODELS: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -23,8 +25,12 @@ def _register(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., n
 
 
 @_register("mlp")
-def mlp(num_classes: int = 10, in_channels: int = 1, image_size: int = 8,
-        hidden: tuple[int, ...] = (256, 256)) -> nn.Module:  # fmt: skip
+def mlp(
+    num_classes: int = 10,
+    in_channels: int = 1,
+    image_size: int = 8,
+    hidden: tuple[int, ...] = (256, 256),
+) -> nn.Module:
     """Fully connected: flatten, ``hidden`` ReLU layers, then the classifier."""
     layers: list[nn.Module] = [nn.Flatten()]
     width = in_channels * image_size * image_size
@@ -39,10 +45,14 @@ def mlp(num_classes: int = 10, in_channels: int = 1, image_size: int = 8,
 def small_cnn(num_classes: int = 10, in_channels: int = 1, image_size: int = 8) -> nn.Module:
     """Two 3x3 convolutions (16, 32 channels), one pooling, a linear classifier."""
     return nn.Sequential(
-        nn.Conv2d(in_channels, 16, 3, padding=1), nn.ReLU(),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(32 * (image_size // 2) ** 2, num_classes),
-    )  # fmt: skip
+        nn.Conv2d(in_channels, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * (image_size // 2) ** 2, num_classes),
+    )
 
 
 @_register("vgg11")
@@ -55,8 +65,11 @@ def vgg11(num_classes: int = 10, in_channels: int = 3, image_size: int = 32) -> 
         if item == "M":
             layers.append(nn.MaxPool2d(2))
         else:
-            layers += [nn.Conv2d(channels, item, 3, padding=1, bias=False),
-                       nn.BatchNorm2d(item), nn.ReLU()]  # fmt: skip
+            layers += [
+                nn.Conv2d(channels, item, 3, padding=1, bias=False),
+                nn.BatchNorm2d(item),
+                nn.ReLU(),
+            ]
             channels = item
     side = image_size // 32
     layers += [nn.Flatten(), nn.Linear(512 * side * side, num_classes)]
@@ -74,8 +87,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(cout)
         self.shortcut = nn.Sequential()
         if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                          nn.BatchNorm2d(cout))  # fmt: skip
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -86,8 +100,11 @@ class BasicBlock(nn.Module):
 @_register("resnet18")
 def resnet18(num_classes: int = 10, in_channels: int = 3, image_size: int = 32) -> nn.Module:
     """ResNet18 in its CIFAR form: a 3x3 stem, no max pooling, four stages of two blocks."""
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False),
-                               nn.BatchNorm2d(64), nn.ReLU()]  # fmt: skip
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(64),
+        nn.ReLU(),
+    ]
     cin = 64
     for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
         layers += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
@@ -96,9 +113,10 @@ def resnet18(num_classes: int = 10, in_channels: int = 3, image_size: int = 32) 
     return nn.Sequential(*layers)
 
 
-def build_model(name: str, num_classes: int = 10, in_channels: int = 3,
-                image_size: int = 32) -> nn.Module:  # fmt: skip
-    """The model ``name`` (one of :data:`MODELS`); ValueError naming the choices otherwise."""
+def build_model(
+    name: str, num_classes: int = 10, in_channels: int = 3, image_size: int = 32
+) -> nn.Module:
+    """The model ``name`` (one of :data:`MODELS`); ConfigError naming the choices otherwise."""
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
+        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
     return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size)

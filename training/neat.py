@@ -21,11 +21,13 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from neatxbar.core.config import ConfigError
+from neatxbar.core.errors import ConfigError
+from neatxbar.lut.errors import LUTError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, convert
-from neatxbar.mapping.config import check_config_numbers, check_v_gate
+from neatxbar.mapping.config import check_config_numbers
 from neatxbar.mapping.convert import crossbar_layers
+from neatxbar.mapping.gates import resolve_gate_voltages
 from neatxbar.training.trainer import TrainConfig, evaluate, resolve_device, train
 
 
@@ -72,25 +74,6 @@ class NeatConfig:
 DIGITS_DEFAULTS = NeatConfig(iterations=10, epochs_per_iteration=2, lr=1e-3)
 
 
-def gate_voltages(model: nn.Module, v_gate: float | Mapping[str, float]) -> dict[str, float]:
-    """V_gate per crossbar layer from a number or a mapping (with an optional "default").
-
-    Every value is checked with :func:`~neatxbar.mapping.config.check_v_gate` (ConfigError for
-    NaN, an infinity or a value outside (0, 5] V); grid membership is the LUT's check.
-    """
-    names = list(crossbar_layers(model))
-    if not isinstance(v_gate, Mapping):
-        return dict.fromkeys(names, check_v_gate("V_gate", v_gate))
-    checked = {str(k): check_v_gate(f"V_gate of {k!r}", v) for k, v in v_gate.items()}
-    unknown = sorted(set(v_gate) - set(names) - {"default"})
-    if unknown:
-        raise ValueError(f"V_gate given for layers the model does not have: {', '.join(unknown)}")
-    missing = [n for n in names if n not in v_gate and "default" not in v_gate]
-    if missing:
-        raise ValueError(f"no V_gate for layers {', '.join(missing)} (add them or a 'default')")
-    return {n: checked.get(n, checked.get("default", 0.0)) for n in names}
-
-
 def weight_scales(model: nn.Module) -> dict[str, float]:
     """Each crossbar layer's max |w|: the scale NEAT's bounds and the deployed mapping use."""
     return {
@@ -103,7 +86,7 @@ def bounds(
 ) -> dict[str, float]:
     """B_l = w_max(V_gate_l) * s_l per layer (the layer's units)."""
     if lut.w_max is None:
-        raise ValueError(f"{lut.path}: the LUT has no linear_region; run 'neat fit' on it")
+        raise LUTError(f"{lut.path}: the LUT has no linear_region; run 'neat fit' on it")
     return {name: float(lut.w_max[lut.gate_index(gates[name])]) * scales[name] for name in gates}
 
 
@@ -119,8 +102,10 @@ def clip_weights(model: nn.Module, limits: Mapping[str, float]) -> None:
 def linear_share(model: nn.Module, limits: Mapping[str, float]) -> dict[str, float]:
     """Share of each layer's weights inside its linear-region bound (fraction)."""
     layers = crossbar_layers(model)
-    return {name: float((layers[name].weight.abs() <= limit * (1 + 1e-6)).float().mean())
-            for name, limit in limits.items()}  # fmt: skip
+    return {
+        name: float((layers[name].weight.abs() <= limit * (1 + 1e-6)).float().mean())
+        for name, limit in limits.items()
+    }
 
 
 @dataclass
@@ -154,25 +139,38 @@ def neat_train(
     """
     config.validate()
     model = copy.deepcopy(model)
-    gates = gate_voltages(model, v_gate)
+    gates = resolve_gate_voltages(model, v_gate)
     scales = weight_scales(model)
     limits = bounds(lut, gates, scales)
     result = NeatResult(gates, scales, limits, initial_share=linear_share(model, limits))
     subject = model
     if config.hardware_in_the_loop:
-        subject = convert(model, lut, mapping or MappingConfig(), v_gate=gates,
-                          weight_scales=scales)  # fmt: skip
+        subject = convert(
+            model, lut, mapping or MappingConfig(), v_gate=gates, weight_scales=scales
+        )
     step = (lambda m: clip_weights(m, limits)) if config.clip else None
     device = resolve_device(config.device)
     for iteration in range(config.iterations):
         if config.clip:
             clip_weights(subject, limits)
         train_config = TrainConfig(
-            epochs=config.epochs_per_iteration, batch_size=config.batch_size, optimizer="adam",
-            lr=config.lr, schedule="none", seed=config.seed + iteration, device=config.device,
-        )  # fmt: skip
-        train(subject, train_set, None, train_config, progress=progress, after_step=step,
-              description=f"NEAT {iteration + 1}/{config.iterations}")  # fmt: skip
+            epochs=config.epochs_per_iteration,
+            batch_size=config.batch_size,
+            optimizer="adam",
+            lr=config.lr,
+            schedule="none",
+            seed=config.seed + iteration,
+            device=config.device,
+        )
+        train(
+            subject,
+            train_set,
+            None,
+            train_config,
+            progress=progress,
+            after_step=step,
+            description=f"NEAT {iteration + 1}/{config.iterations}",
+        )
         result.accuracy.append(evaluate(subject, test_set, device=device))
         result.share.append(linear_share(subject, limits))
     if subject is not model:

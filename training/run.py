@@ -57,8 +57,11 @@ def model_from_checkpoint(
     shape = {k: header[k] for k in ("num_classes", "in_channels", "image_size") if k in header}
     if not shape:
         splits = load_dataset(dataset or header.get("dataset", "digits"), data_dir)
-        shape = {"num_classes": splits.num_classes, "in_channels": splits.in_channels,
-                 "image_size": splits.image_size}  # fmt: skip
+        shape = {
+            "num_classes": splits.num_classes,
+            "in_channels": splits.in_channels,
+            "image_size": splits.image_size,
+        }
     check_model_fits(name, shape, state, path)  # shapes compared before any allocation
     model = build_model(name, **shape)
     try:
@@ -134,27 +137,40 @@ def run_training(
         model, header = model_from_checkpoint(start, model_name, splits.name)
     else:
         model = build_model(model_name, splits.num_classes, splits.in_channels, splits.image_size)
-        header = {"model": model_name, "num_classes": splits.num_classes,
-                  "in_channels": splits.in_channels, "image_size": splits.image_size}  # fmt: skip
+        header = {
+            "model": model_name,
+            "num_classes": splits.num_classes,
+            "in_channels": splits.in_channels,
+            "image_size": splits.image_size,
+        }
         train(model, splits.train, splits.test, train_config, progress=progress)
     model.cpu()  # train() moved it to its device; evaluation, NEAT and convert() start on the CPU
     header |= {"dataset": splits.name, "train": asdict(train_config)}
     result = RunResult(None, header, evaluate(model, splits.test))
     if neat is not None:
         if lut is None or v_gate is None:
-            raise ValueError("NEAT needs a LUT and a gate voltage (--lut, --vgate)")
-        model, log = neat_train(model, lut, splits.train, splits.test, v_gate, neat, mapping,
-                                progress=progress)  # fmt: skip
+            raise ConfigError("NEAT needs a LUT and a gate voltage (--lut, --vgate)")
+        model, log = neat_train(
+            model, lut, splits.train, splits.test, v_gate, neat, mapping, progress=progress
+        )
         result.neat, result.software_accuracy = log, evaluate(model, splits.test)
-        header |= {"neat": asdict(neat), "v_gate": log.gates, "weight_scales": log.scales,
-                   "neat_accuracy": log.accuracy, "linear_share": log.share[-1]}  # fmt: skip
+        header |= {
+            "neat": asdict(neat),
+            "v_gate": log.gates,
+            "weight_scales": log.scales,
+            "neat_accuracy": log.accuracy,
+            "linear_share": log.share[-1],
+        }
     if lut is not None and v_gate is not None:
         gates = result.neat.gates if result.neat else v_gate
         scales = result.neat.scales if result.neat else None
         twin = convert(model, lut, mapping, v_gate=gates, weight_scales=scales)
         result.crossbar_accuracy = evaluate(twin, splits.test)
-        header |= {"lut": str(lut.path), "v_gate": gates,
-                   "crossbar_accuracy": result.crossbar_accuracy}  # fmt: skip
+        header |= {
+            "lut": str(lut.path),
+            "v_gate": gates,
+            "crossbar_accuracy": result.crossbar_accuracy,
+        }
     header |= {"accuracy": result.software_accuracy}
     if distributed() and dist.is_initialized():
         header["world_size"] = dist.get_world_size()

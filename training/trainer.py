@@ -17,9 +17,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from tqdm import tqdm
 
 from neatxbar.core.config import ConfigError
+from neatxbar.core.progress import ProgressBar
 from neatxbar.mapping.config import check_config_numbers
 
 OPTIMIZERS = ("adam", "sgd")
@@ -123,8 +123,9 @@ def loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int) -> Da
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: Dataset, batch_size: int = 256,
-             device: torch.device | str = "cpu") -> float:  # fmt: skip
+def evaluate(
+    model: nn.Module, dataset: Dataset, batch_size: int = 256, device: torch.device | str = "cpu"
+) -> float:
     """Top-1 accuracy (fraction) of ``model`` on ``dataset``, in eval mode."""
     was_training = model.training
     model.eval()
@@ -141,8 +142,9 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     params = [p for p in model.parameters() if p.requires_grad]
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
-                           weight_decay=config.weight_decay)  # fmt: skip
+    return torch.optim.SGD(
+        params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+    )
 
 
 def _schedule(
@@ -180,8 +182,9 @@ def train(
     model.to(device)
     net: nn.Module = model
     if distributed():
-        net = nn.parallel.DistributedDataParallel(model, device_ids=None if device.type == "cpu"
-                                                  else [device.index])  # fmt: skip
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=None if device.type == "cpu" else [device.index]
+        )
     data = loader(train_set, config.batch_size, shuffle=True, seed=config.seed)
     steps_total = config.epochs * len(data)
     if config.max_steps is not None:
@@ -190,7 +193,9 @@ def train(
     schedule = _schedule(optimizer, config, steps_total)
     history = History()
     rank0 = not distributed() or dist.get_rank() == 0
-    bar = tqdm(total=steps_total, desc=description, disable=not (progress and rank0), unit="step")
+    bar = ProgressBar(
+        total=steps_total, desc=description, disable=not (progress and rank0), unit="step"
+    )
     loss_fn = nn.CrossEntropyLoss()
     for epoch in range(config.epochs):
         if isinstance(data.sampler, DistributedSampler):

@@ -91,13 +91,25 @@ def test_dask_local_cluster_gives_bit_identical_results(reference: Path, tmp_pat
         distributed.Client(cluster) as client,
     ):
         report = characterize(
-            parse_spec(SMALL), SMALL, tmp_path / "dask.h5", executor=client.get_executor(),
+            parse_spec(SMALL),
+            SMALL,
+            tmp_path / "dask.h5",
+            executor=client.get_executor(),
             progress=False,
-        )  # fmt: skip
-        result = CliRunner().invoke(cli, [
-            "characterize", "--spec", str(spec_file), "--out", str(tmp_path / "cli.h5"),
-            "--scheduler", cluster.scheduler_address, "--no-progress",
-        ])  # fmt: skip
+        )
+        result = CliRunner().invoke(
+            cli,
+            [
+                "characterize",
+                "--spec",
+                str(spec_file),
+                "--out",
+                str(tmp_path / "cli.h5"),
+                "--scheduler",
+                cluster.scheduler_address,
+                "--no-progress",
+            ],
+        )
     assert report.complete
     assert np.array_equal(_current(report.path), _current(reference))
     assert result.exit_code == 0, result.output
@@ -172,9 +184,15 @@ def test_killed_run_resumes_to_an_identical_file(tmp_path: Path, sig: signal.Sig
     whole = characterize(parse_spec(text), text, tmp_path / "whole.h5", workers=1, progress=False)
     out = tmp_path / "killed.h5"
     command = _neat(
-        "characterize", "--spec", str(spec_file), "--out", str(out), "--workers", "1",
+        "characterize",
+        "--spec",
+        str(spec_file),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
         "--no-progress",
-    )  # fmt: skip
+    )
     process = _held_run(command, tmp_path / "hold", 3)
     process.send_signal(sig)
     _, err = process.communicate(timeout=60)
@@ -253,9 +271,15 @@ def test_a_killed_pool_run_leaves_no_worker(tmp_path: Path) -> None:
     spec_file = tmp_path / "s.toml"
     spec_file.write_text(SMALL.replace("chunk_size = 2", "chunk_size = 1"))
     command = _neat(
-        "characterize", "--spec", str(spec_file), "--out", str(tmp_path / "p.h5"),
-        "--workers", "2", "--no-progress",
-    )  # fmt: skip
+        "characterize",
+        "--spec",
+        str(spec_file),
+        "--out",
+        str(tmp_path / "p.h5"),
+        "--workers",
+        "2",
+        "--no-progress",
+    )
     process = _held_run(command, tmp_path / "hold", 1)
     workers = _children(process.pid)
     assert len(workers) >= 2  # the pool's workers (and multiprocessing's resource tracker)
@@ -270,9 +294,15 @@ def test_ctrl_c_of_a_pool_run_gives_one_line_and_130(tmp_path: Path) -> None:
     spec_file.write_text(SMALL.replace("chunk_size = 2", "chunk_size = 1"))
     out = tmp_path / "p.h5"
     command = _neat(
-        "characterize", "--spec", str(spec_file), "--out", str(out), "--workers", "2",
+        "characterize",
+        "--spec",
+        str(spec_file),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
         "--no-progress",
-    )  # fmt: skip
+    )
     # A terminal's Ctrl-C goes to the whole process group: give the run a group of its own.
     process = _held_run(command, tmp_path / "hold", 1, start_new_session=True)
     workers = _children(process.pid)
@@ -289,9 +319,15 @@ def test_the_loser_of_two_runs_on_one_output_says_locked(tmp_path: Path) -> None
     spec_file.write_text(SMALL)
     out = tmp_path / "x.h5"
     command = _neat(
-        "characterize", "--spec", str(spec_file), "--out", str(out), "--workers", "1",
+        "characterize",
+        "--spec",
+        str(spec_file),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
         "--no-progress",
-    )  # fmt: skip
+    )
     hold = tmp_path / "hold"
     first = _held_run(command, hold, 1)
     loser = subprocess.run([*command, "--overwrite"], capture_output=True, text=True)

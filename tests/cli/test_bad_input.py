@@ -25,8 +25,14 @@ def files(tmp_path_factory: pytest.TempPathFactory, paper_lut_path: Path) -> dic
     text.write_text("not what you think")
     toml = root / "bad.toml"
     toml.write_text("[section\nkey = ")
-    return {"lut": paper_lut_path, "foreign": foreign, "text": text, "toml": toml,
-            "missing": root / "missing.h5", "out": root / "out"}  # fmt: skip
+    return {
+        "lut": paper_lut_path,
+        "foreign": foreign,
+        "text": text,
+        "toml": toml,
+        "missing": root / "missing.h5",
+        "out": root / "out",
+    }
 
 
 CASES = {
@@ -37,29 +43,80 @@ CASES = {
     "fit: wrong schema": ["fit", "{foreign}"],
     "fit: not HDF5": ["fit", "{text}"],
     "compare: wrong schema": ["compare", "--lut", "{foreign}", "--sizes", "4", "--no-progress"],
-    "compare: V_gate off the grid": ["compare", "--lut", "{lut}", "--sizes", "4", "--v-gate",
-                                     "0.81", "--no-progress"],
+    "compare: V_gate off the grid": [
+        "compare",
+        "--lut",
+        "{lut}",
+        "--sizes",
+        "4",
+        "--v-gate",
+        "0.81",
+        "--no-progress",
+    ],
     "report lut: missing": ["report", "lut", "{missing}", "--out", "{out}/r"],
     "report lut: not HDF5": ["report", "lut", "{text}", "--out", "{out}/r"],
     "report experiment: malformed TOML": ["report", "experiment", "--config", "{toml}"],
-    "train: unknown model": ["train", "--model", "transformer", "--epochs", "1", "--no-progress",
-                             "--out", "{out}/m.pt"],
-    "train: V_gate off the grid": ["train", "--epochs", "1", "--lut", "{lut}", "--vgate", "0.81",
-                                   "--no-progress", "--out", "{out}/m.pt"],
-    "train: wrong LUT schema": ["train", "--epochs", "1", "--lut", "{foreign}", "--vgate", "1.0",
-                                "--no-progress", "--out", "{out}/m.pt"],
-    "train: not a checkpoint": ["train", "--from", "{text}", "--no-progress", "--out",
-                                "{out}/m.pt"],
-    "train: malformed per-layer TOML": ["train", "--epochs", "1", "--lut", "{lut}",
-                                        "--vgate-per-layer", "{toml}", "--no-progress",
-                                        "--out", "{out}/m.pt"],
+    "train: unknown model": [
+        "train",
+        "--model",
+        "transformer",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--out",
+        "{out}/m.pt",
+    ],
+    "train: V_gate off the grid": [
+        "train",
+        "--epochs",
+        "1",
+        "--lut",
+        "{lut}",
+        "--vgate",
+        "0.81",
+        "--no-progress",
+        "--out",
+        "{out}/m.pt",
+    ],
+    "train: wrong LUT schema": [
+        "train",
+        "--epochs",
+        "1",
+        "--lut",
+        "{foreign}",
+        "--vgate",
+        "1.0",
+        "--no-progress",
+        "--out",
+        "{out}/m.pt",
+    ],
+    "train: not a checkpoint": [
+        "train",
+        "--from",
+        "{text}",
+        "--no-progress",
+        "--out",
+        "{out}/m.pt",
+    ],
+    "train: malformed per-layer TOML": [
+        "train",
+        "--epochs",
+        "1",
+        "--lut",
+        "{lut}",
+        "--vgate-per-layer",
+        "{toml}",
+        "--no-progress",
+        "--out",
+        "{out}/m.pt",
+    ],
     "map: missing checkpoint": ["map", "--checkpoint", "{missing}", "--lut", "{lut}"],
     "map: not a checkpoint": ["map", "--checkpoint", "{text}", "--lut", "{lut}"],
     "map: wrong LUT schema": ["map", "--checkpoint", "{text}", "--lut", "{foreign}"],
     "map: --out is a file": ["map", "--checkpoint", "{text}", "--lut", "{lut}", "--out", "{text}"],
     "report lut: --out is a file": ["report", "lut", "{lut}", "--out", "{text}"],
     "compare: --out is a file": ["compare", "--lut", "{lut}", "--out", "{text}"],
-}  # fmt: skip
+}
 
 # click's own usage errors: one line too (they were three: usage, hint, error)
 USAGE_CASES = {
@@ -72,7 +129,7 @@ USAGE_CASES = {
     "not a number": ["compare", "--lut", "{lut}", "--v-gate", "abc"],
     "option without its value": ["fit", "{lut}", "--tolerance"],
     "unknown subcommand": ["report", "nope"],
-}  # fmt: skip
+}
 CASES |= {f"usage: {name}": args for name, args in USAGE_CASES.items()}
 
 

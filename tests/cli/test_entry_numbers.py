@@ -54,42 +54,88 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (lambda t: ["--vgate", "inf"], "--vgate (V) must be finite"),
         (lambda t: ["--vgate", "-0.8"], "--vgate must be a gate voltage in (0, 5] V"),
         (lambda t: ["--vgate", "1e300"], "--vgate must be a gate voltage in (0, 5] V"),
-        (lambda t: ["--vgate-per-layer", _file(t, "g.toml", "1 = nan\ndefault = 1.0\n")],
-         "V_gate of '1' (V) must be finite"),
-        (lambda t: ["--vgate-per-layer", _file(t, "g.json", '{"default": NaN}')],
-         "V_gate of 'default' (V) must be finite"),
-        (lambda t: ["--vgate-per-layer", _file(t, "g.toml", "default = -inf\n")],
-         "must be finite"),
+        (
+            lambda t: ["--vgate-per-layer", _file(t, "g.toml", "1 = nan\ndefault = 1.0\n")],
+            "V_gate of '1' (V) must be finite",
+        ),
+        (
+            lambda t: ["--vgate-per-layer", _file(t, "g.json", '{"default": NaN}')],
+            "V_gate of 'default' (V) must be finite",
+        ),
+        (lambda t: ["--vgate-per-layer", _file(t, "g.toml", "default = -inf\n")], "must be finite"),
         (lambda t: ["--sweep", "0.7:0.7000000009:1e-16"], "below the LUT's gate-grid spacing"),
         (lambda t: ["--sweep", "0.05:5:0.05"], "more than the LUT's gate grid holds"),
         (lambda t: ["--sweep", "0.7:nan:0.05"], "must be finite"),
         (lambda t: ["--sweep", "0.7:1e300:0.05"], "stop must be a gate voltage in (0, 5] V"),
         (lambda t: ["--samples", "0"], "samples must be >= 1"),
-        (lambda t: ["--config", _file(t, "m.toml", "[mapping]\nrows = 32\n[wires]\nr_row = 2.5\n")],
-         "[wires] belongs under [mapping.wires]"),
-        (lambda t: ["--config", _file(t, "m.toml", "[mapping]\nrows = 32\n[wire]\nr_row = 2.5\n")],
-         "unknown top-level [wire]"),
-        (lambda t: ["--config", _file(t, "m.toml", "[mapping]\nadc_range = inf\n")],
-         "adc_range must be finite"),
-        (lambda t: ["--config", _file(t, "m.toml", "[mapping]\nw_cut = nan\n")],
-         "w_cut must be finite"),
-        (lambda t: ["--config", _file(t, "m.toml", "[mapping]\nv_gate = nan\n")],
-         "v_gate must be finite"),
-        (lambda t: ["--config", _file(t, "m.toml", "[mapping.wires]\nr_row = inf\n")],
-         "wires.r_row must be finite"),
+        (
+            lambda t: [
+                "--config",
+                _file(t, "m.toml", "[mapping]\nrows = 32\n[wires]\nr_row = 2.5\n"),
+            ],
+            "[wires] belongs under [mapping.wires]",
+        ),
+        (
+            lambda t: [
+                "--config",
+                _file(t, "m.toml", "[mapping]\nrows = 32\n[wire]\nr_row = 2.5\n"),
+            ],
+            "unknown top-level [wire]",
+        ),
+        (
+            lambda t: ["--config", _file(t, "m.toml", "[mapping]\nadc_range = inf\n")],
+            "adc_range must be finite",
+        ),
+        (
+            lambda t: ["--config", _file(t, "m.toml", "[mapping]\nw_cut = nan\n")],
+            "w_cut must be finite",
+        ),
+        (
+            lambda t: ["--config", _file(t, "m.toml", "[mapping]\nv_gate = nan\n")],
+            "v_gate must be finite",
+        ),
+        (
+            lambda t: ["--config", _file(t, "m.toml", "[mapping.wires]\nr_row = inf\n")],
+            "wires.r_row must be finite",
+        ),
     ],
-    ids=["vgate-nan", "vgate-inf", "vgate-negative", "vgate-huge", "gate-file-nan",
-         "gate-json-nan", "gate-file-minus-inf", "sweep-tiny-step", "sweep-too-many",
-         "sweep-nan", "sweep-huge", "samples-0", "misplaced-wires", "unknown-table",
-         "adc-range-inf", "w-cut-nan", "mapping-vgate-nan", "wire-inf"],
-)  # fmt: skip
+    ids=[
+        "vgate-nan",
+        "vgate-inf",
+        "vgate-negative",
+        "vgate-huge",
+        "gate-file-nan",
+        "gate-json-nan",
+        "gate-file-minus-inf",
+        "sweep-tiny-step",
+        "sweep-too-many",
+        "sweep-nan",
+        "sweep-huge",
+        "samples-0",
+        "misplaced-wires",
+        "unknown-table",
+        "adc-range-inf",
+        "w-cut-nan",
+        "mapping-vgate-nan",
+        "wire-inf",
+    ],
+)
 def test_map_refuses_bad_numbers_before_any_work(
     tmp_path: Path, checkpoint: Path, paper_lut_path: Path, make: object, message: str
 ) -> None:
     out = tmp_path / "never"
     extra = make(tmp_path)  # type: ignore[operator]
-    result = _cli("map", "--no-progress", "--checkpoint", str(checkpoint), "--lut",
-                  str(paper_lut_path), *extra, "--out", str(out))  # fmt: skip
+    result = _cli(
+        "map",
+        "--no-progress",
+        "--checkpoint",
+        str(checkpoint),
+        "--lut",
+        str(paper_lut_path),
+        *extra,
+        "--out",
+        str(out),
+    )
     _one_line_exit_2(result, message)
     assert result.stdout == "" and not out.exists()
 
@@ -99,9 +145,19 @@ def test_map_samples_takes_the_first_n_test_samples(
 ) -> None:
     runs = []
     for name in ("a", "b"):
-        result = _cli("map", "--no-progress", "--checkpoint", str(checkpoint), "--lut",
-                      str(paper_lut_path), "--samples", "7", "--json",
-                      "--out", str(tmp_path / name))  # fmt: skip
+        result = _cli(
+            "map",
+            "--no-progress",
+            "--checkpoint",
+            str(checkpoint),
+            "--lut",
+            str(paper_lut_path),
+            "--samples",
+            "7",
+            "--json",
+            "--out",
+            str(tmp_path / name),
+        )
         assert result.exit_code == 0, result.output
         runs.append(json.loads(result.stdout))
     assert runs[0]["test_samples"] == 7 and runs[0]["energy_samples"] == 7
@@ -110,9 +166,19 @@ def test_map_samples_takes_the_first_n_test_samples(
         {k: s[k] for k in same if k in s} for s in runs[1]["settings"]
     ]  # deterministic: the same samples each time
     # more samples than the split holds: all of them
-    big = _cli("map", "--no-progress", "--checkpoint", str(checkpoint), "--lut",
-               str(paper_lut_path), "--samples", "100000", "--json", "--out",
-               str(tmp_path / "c"))  # fmt: skip
+    big = _cli(
+        "map",
+        "--no-progress",
+        "--checkpoint",
+        str(checkpoint),
+        "--lut",
+        str(paper_lut_path),
+        "--samples",
+        "100000",
+        "--json",
+        "--out",
+        str(tmp_path / "c"),
+    )
     assert big.exit_code == 0, big.output
     assert json.loads(big.stdout)["test_samples"] == 360  # the digits' test split
 
@@ -123,9 +189,21 @@ def test_map_with_wires_on_a_few_samples(
     """The case that peaked at 8.8 GB: 2.5-ohm wires on the digits MLP, now on 3 samples (the
     solver works in bounded chunks, see tests/mapping/test_entry_numbers.py)."""
     config = _file(tmp_path, "w.toml", "[mapping.wires]\nr_row = 2.5\nr_col = 2.5\n")
-    result = _cli("map", "--no-progress", "--checkpoint", str(checkpoint), "--lut",
-                  str(paper_lut_path), "--config", config, "--samples", "3", "--json",
-                  "--out", str(tmp_path / "out"))  # fmt: skip
+    result = _cli(
+        "map",
+        "--no-progress",
+        "--checkpoint",
+        str(checkpoint),
+        "--lut",
+        str(paper_lut_path),
+        "--config",
+        config,
+        "--samples",
+        "3",
+        "--json",
+        "--out",
+        str(tmp_path / "out"),
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["test_samples"] == 3
@@ -161,9 +239,16 @@ def no_training(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         (["--neat", "--vgate", "0"], "--vgate must be a gate voltage in (0, 5] V"),
         (["--neat", "--vgate", "0.8", "--neat-lr", "inf"], "neat.lr must be finite"),
     ],
-    ids=["lr-inf", "lr-nan", "lr-0", "lr-negative", "neat-vgate-nan", "neat-vgate-0",
-         "neat-lr-inf"],
-)  # fmt: skip
+    ids=[
+        "lr-inf",
+        "lr-nan",
+        "lr-0",
+        "lr-negative",
+        "neat-vgate-nan",
+        "neat-vgate-0",
+        "neat-lr-inf",
+    ],
+)
 def test_train_refuses_bad_numbers_before_training(
     tmp_path: Path, paper_lut_path: Path, no_training: list[str], args: list[str], message: str
 ) -> None:
@@ -183,8 +268,17 @@ def test_train_reads_gate_files_with_the_one_loader(
         (str(tmp_path / "absent.toml"), "cannot read gate-voltage file"),
     ]
     for path, message in bad:
-        result = _cli("train", *FAST, "--neat", "--lut", str(paper_lut_path),
-                      "--vgate-per-layer", path, "--out", str(out))  # fmt: skip
+        result = _cli(
+            "train",
+            *FAST,
+            "--neat",
+            "--lut",
+            str(paper_lut_path),
+            "--vgate-per-layer",
+            path,
+            "--out",
+            str(out),
+        )
         _one_line_exit_2(result, message)
     assert not out.exists() and no_training == []
 
@@ -252,9 +346,15 @@ device = "cpu"
         ("[0.8]", "[neat]\nlr = nan\n", "neat.lr must be finite"),
         ("[0.8]", "[experiment2]\n", "unknown top-level [experiment2]"),
     ],
-    ids=["vgate-nan", "vgate-huge", "misplaced-wires", "adc-range-inf", "neat-lr-nan",
-         "unknown-table"],
-)  # fmt: skip
+    ids=[
+        "vgate-nan",
+        "vgate-huge",
+        "misplaced-wires",
+        "adc-range-inf",
+        "neat-lr-nan",
+        "unknown-table",
+    ],
+)
 def test_experiment_config_numbers_and_tables(
     tmp_path: Path, v_gates: str, extra: str, message: str
 ) -> None:

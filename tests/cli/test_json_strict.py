@@ -25,16 +25,31 @@ def _strict(text: str) -> object:
 
 def test_non_finite_numbers_become_null_everywhere_in_a_document() -> None:
     data = {
-        "inf": math.inf, "nan": float("nan"), "ninf": -math.inf, "ok": 0.5, "flag": True,
-        "np": np.float32("inf"), "int": np.int64(3), "tuple": (1.0, math.nan),
-        "array": np.array([1.0, np.inf]), "tensor": torch.tensor([np.nan, 2.0]),
+        "inf": math.inf,
+        "nan": float("nan"),
+        "ninf": -math.inf,
+        "ok": 0.5,
+        "flag": True,
+        "np": np.float32("inf"),
+        "int": np.int64(3),
+        "tuple": (1.0, math.nan),
+        "array": np.array([1.0, np.inf]),
+        "tensor": torch.tensor([np.nan, 2.0]),
         "nested": [{"x": [math.inf]}],
-    }  # fmt: skip
+    }
     assert _strict(dumps_strict(data, indent=2)) == {
-        "inf": None, "nan": None, "ninf": None, "ok": 0.5, "flag": True, "np": None, "int": 3,
-        "tuple": [1.0, None], "array": [1.0, None], "tensor": [None, 2.0],
+        "inf": None,
+        "nan": None,
+        "ninf": None,
+        "ok": 0.5,
+        "flag": True,
+        "np": None,
+        "int": 3,
+        "tuple": [1.0, None],
+        "array": [1.0, None],
+        "tensor": [None, 2.0],
         "nested": [{"x": [None]}],
-    }  # fmt: skip
+    }
     assert to_strict(Path("a")) == Path("a")  # left for json's default
     assert _strict(dumps_strict({"p": Path("a")}, default=str)) == {"p": "a"}
 
@@ -43,9 +58,19 @@ def test_characterize_json_is_strict(tmp_path: Path) -> None:
     """The paper preset has no cut-off at 1.3 V: crossing_s is inf, printed as null."""
     out = tmp_path / "p.h5"
     result = CliRunner().invoke(
-        cli, ["characterize", "--preset", "paper", "--out", str(out), "--workers", "1",
-              "--no-progress", "--json"],
-    )  # fmt: skip
+        cli,
+        [
+            "characterize",
+            "--preset",
+            "paper",
+            "--out",
+            str(out),
+            "--workers",
+            "1",
+            "--no-progress",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = _strict(result.stdout)
     crossing = {round(r["v_gate_v"], 2): r["crossing_s"] for r in summary["linear_region"]}

@@ -19,8 +19,8 @@ from torch import nn
 from neatxbar.cli.main import cli
 from neatxbar.cli.map import map_command
 from neatxbar.lut import CellLUT
+from neatxbar.studies.neat_map import FILES, MapReport, deploy, gate_settings, sweep_values
 from neatxbar.training.checkpoint import load_checkpoint, save_checkpoint
-from neatxbar.training.deploy import FILES, MapReport, deploy, gate_settings, sweep_values
 from neatxbar.training.models import MODELS, build_model
 from neatxbar.training.run import model_from_checkpoint
 
@@ -48,8 +48,16 @@ def sweep_run(
     checkpoint: Path, paper_lut_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Result, Path]:
     out = tmp_path_factory.mktemp("map") / "report"
-    result = _map("--checkpoint", str(checkpoint), "--lut", str(paper_lut_path),
-                  "--sweep", "0.8:1.3:0.25", "--out", str(out))  # fmt: skip
+    result = _map(
+        "--checkpoint",
+        str(checkpoint),
+        "--lut",
+        str(paper_lut_path),
+        "--sweep",
+        "0.8:1.3:0.25",
+        "--out",
+        str(out),
+    )
     return result, out
 
 
@@ -97,8 +105,18 @@ def test_the_files_are_complete_and_the_figures_are_pngs(sweep_run: tuple[Result
     with (out / "layers.csv").open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 * len(LAYERS)
-    assert {"setting", "layer", "v_gate", "linear_share", "read_j", "gate_j", "dac_j", "adc_j",
-            "total_j", "fast_path_k"} <= set(rows[0])  # fmt: skip
+    assert {
+        "setting",
+        "layer",
+        "v_gate",
+        "linear_share",
+        "read_j",
+        "gate_j",
+        "dac_j",
+        "adc_j",
+        "total_j",
+        "fast_path_k",
+    } <= set(rows[0])
     first = [r for r in rows if r["setting"] == "0.80 V"]
     assert [r["layer"] for r in first] == LAYERS and float(first[0]["v_gate"]) == 0.8
     for name in ("accuracy_vs_vgate.png", "energy_vs_vgate.png", "layers.png"):
@@ -111,8 +129,17 @@ def test_the_files_are_complete_and_the_figures_are_pngs(sweep_run: tuple[Result
 def test_auto_gate_voltages_and_json(
     checkpoint: Path, paper_lut_path: Path, tmp_path: Path
 ) -> None:
-    result = _map("--checkpoint", str(checkpoint), "--lut", str(paper_lut_path),
-                  "--vgate", "auto", "--json", "--out", str(tmp_path))  # fmt: skip
+    result = _map(
+        "--checkpoint",
+        str(checkpoint),
+        "--lut",
+        str(paper_lut_path),
+        "--vgate",
+        "auto",
+        "--json",
+        "--out",
+        str(tmp_path),
+    )
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
     assert printed == json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
@@ -132,8 +159,9 @@ def test_a_neat_checkpoint_deploys_at_its_own_gate_voltages_and_scales(
         name: 2.0 * float(model.get_submodule(name).weight.detach().abs().max()) for name in LAYERS
     }
     gates = {"1": 0.9, "3": 1.0, "5": 1.3}
-    neat = save_checkpoint(tmp_path / "neat.pt", model,
-                           {**header, "v_gate": gates, "weight_scales": scales})  # fmt: skip
+    neat = save_checkpoint(
+        tmp_path / "neat.pt", model, {**header, "v_gate": gates, "weight_scales": scales}
+    )
     report = deploy(neat, paper_lut_path, out_dir=None, progress=False)
     assert isinstance(report, MapReport) and report.files == []
     (setting,) = report.settings
@@ -162,8 +190,17 @@ def test_gate_settings_from_a_file_a_sweep_and_the_default(
     gates = tmp_path / "gates.json"
     gates.write_text(json.dumps({"v_gate": {"1": 0.75, "default": 0.9}}), encoding="utf-8")
     out = tmp_path / "out"
-    result = _map("--checkpoint", str(checkpoint), "--lut", str(paper_lut_path),
-                  "--vgate-per-layer", str(gates), "--out", str(out), "--json")  # fmt: skip
+    result = _map(
+        "--checkpoint",
+        str(checkpoint),
+        "--lut",
+        str(paper_lut_path),
+        "--vgate-per-layer",
+        str(gates),
+        "--out",
+        str(out),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     (setting,) = json.loads(result.stdout)["settings"]
     assert setting["v_gate"] == {"1": 0.75, "3": 0.9, "5": 0.9}
@@ -180,8 +217,12 @@ def test_neat_map_is_installed_as_a_console_script() -> None:
     assert body(done.stdout) == body(in_group.stdout) == body(standalone.stdout)
     for flag in ("--checkpoint", "--lut", "--vgate", "--vgate-per-layer", "--sweep", "--json"):
         assert flag in done.stdout
-    missing = subprocess.run([str(script), "--checkpoint", "/nonexistent/mlp.pt", "--lut", "x.h5"],
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    missing = subprocess.run(
+        [str(script), "--checkpoint", "/nonexistent/mlp.pt", "--lut", "x.h5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
         "error: /nonexistent/mlp.pt: no such checkpoint file"
@@ -189,9 +230,13 @@ def test_neat_map_is_installed_as_a_console_script() -> None:
 
 
 def _conv1d_model(num_classes: int, in_channels: int, image_size: int) -> nn.Module:
-    return nn.Sequential(nn.Flatten(), nn.Unflatten(1, (in_channels, image_size**2)),
-                         nn.Conv1d(in_channels, 2, 3), nn.Flatten(),
-                         nn.Linear(2 * (image_size**2 - 2), num_classes))  # fmt: skip
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Unflatten(1, (in_channels, image_size**2)),
+        nn.Conv1d(in_channels, 2, 3),
+        nn.Flatten(),
+        nn.Linear(2 * (image_size**2 - 2), num_classes),
+    )
 
 
 def _other_schema(tmp: Path, lut: Path) -> str:
@@ -220,56 +265,159 @@ def _plain(tmp: Path, model: str) -> str:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (lambda t, c, lut: ["--checkpoint", str(t / "absent.pt"), "--lut", lut],
-         "no such checkpoint file"),
-        (lambda t, c, lut: ["--checkpoint", _file(t, "notes.pt", "not weights\n"), "--lut", lut],
-         "not a checkpoint"),
+        (
+            lambda t, c, lut: ["--checkpoint", str(t / "absent.pt"), "--lut", lut],
+            "no such checkpoint file",
+        ),
+        (
+            lambda t, c, lut: ["--checkpoint", _file(t, "notes.pt", "not weights\n"), "--lut", lut],
+            "not a checkpoint",
+        ),
         (lambda t, c, lut: ["--checkpoint", c, "--lut", str(t / "absent.h5")], "absent.h5"),
         (lambda t, c, lut: ["--checkpoint", c, "--lut", _other_schema(t, Path(lut))], "schema"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--vgate", "0.83"],
-         "V_gate 0.83 V is not on the LUT's gate grid"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--vgate", "high"],
-         "give a gate voltage in volts"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--sweep", "0.7:1.3:0.08"],
-         "0.78 V is not on the LUT's gate grid"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--sweep", "0.7-1.3"],
-         "expected start:stop:step"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--sweep", "1.3:0.7:0.1"],
-         "below start"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut,
-                            "--vgate-per-layer", _file(t, "g.toml", "1 = 'low'\n")],
-         "is not a number"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut,
-                            "--vgate-per-layer", _file(t, "g.toml", "1 = [\n")], "not valid TOML"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut,
-                            "--vgate-per-layer", _file(t, "g.json", '{"1": 0.8')],
-         "not valid JSON"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut,
-                            "--vgate-per-layer", _file(t, "g.toml", "7 = 0.8\n")],
-         "layers the model does not have: 7"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut,
-                            "--vgate-per-layer", _file(t, "g.toml", "1 = 0.8\n")],
-         "no V_gate for layers 3, 5"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--vgate", "0.8",
-                            "--vgate-per-layer", _file(t, "g.toml", "1 = 0.8\n")], "not both"),
+        (
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--vgate", "0.83"],
+            "V_gate 0.83 V is not on the LUT's gate grid",
+        ),
+        (
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--vgate", "high"],
+            "give a gate voltage in volts",
+        ),
+        (
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--sweep", "0.7:1.3:0.08"],
+            "0.78 V is not on the LUT's gate grid",
+        ),
+        (
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--sweep", "0.7-1.3"],
+            "expected start:stop:step",
+        ),
+        (
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--sweep", "1.3:0.7:0.1"],
+            "below start",
+        ),
+        (
+            lambda t, c, lut: [
+                "--checkpoint",
+                c,
+                "--lut",
+                lut,
+                "--vgate-per-layer",
+                _file(t, "g.toml", "1 = 'low'\n"),
+            ],
+            "is not a number",
+        ),
+        (
+            lambda t, c, lut: [
+                "--checkpoint",
+                c,
+                "--lut",
+                lut,
+                "--vgate-per-layer",
+                _file(t, "g.toml", "1 = [\n"),
+            ],
+            "not valid TOML",
+        ),
+        (
+            lambda t, c, lut: [
+                "--checkpoint",
+                c,
+                "--lut",
+                lut,
+                "--vgate-per-layer",
+                _file(t, "g.json", '{"1": 0.8'),
+            ],
+            "not valid JSON",
+        ),
+        (
+            lambda t, c, lut: [
+                "--checkpoint",
+                c,
+                "--lut",
+                lut,
+                "--vgate-per-layer",
+                _file(t, "g.toml", "7 = 0.8\n"),
+            ],
+            "layers the model does not have: 7",
+        ),
+        (
+            lambda t, c, lut: [
+                "--checkpoint",
+                c,
+                "--lut",
+                lut,
+                "--vgate-per-layer",
+                _file(t, "g.toml", "1 = 0.8\n"),
+            ],
+            "no V_gate for layers '3', '5'",
+        ),
+        (
+            lambda t, c, lut: [
+                "--checkpoint",
+                c,
+                "--lut",
+                lut,
+                "--vgate",
+                "0.8",
+                "--vgate-per-layer",
+                _file(t, "g.toml", "1 = 0.8\n"),
+            ],
+            "not both",
+        ),
         (lambda t, c, lut: ["--checkpoint", _plain(t, "mlp"), "--lut", lut], "--model"),
-        (lambda t, c, lut: ["--checkpoint", _plain(t, "mlp"), "--lut", lut, "--model", "gpt"],
-         "unknown model 'gpt'"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--dataset", "mnist"],
-         "unknown dataset 'mnist'"),
-        (lambda t, c, lut: ["--checkpoint", _plain(t, "conv1d"), "--lut", lut,
-                            "--model", "conv1d"], "layer '2' (Conv1d) cannot be mapped"),
-        (lambda t, c, lut: ["--checkpoint", c, "--lut", lut,
-                            "--config", _file(t, "m.toml", "[mapping]\nrows = 0\n")],
-         "rows must be >= 1"),
+        (
+            lambda t, c, lut: ["--checkpoint", _plain(t, "mlp"), "--lut", lut, "--model", "gpt"],
+            "unknown model 'gpt'",
+        ),
+        (
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--dataset", "mnist"],
+            "unknown dataset 'mnist'",
+        ),
+        (
+            lambda t, c, lut: [
+                "--checkpoint",
+                _plain(t, "conv1d"),
+                "--lut",
+                lut,
+                "--model",
+                "conv1d",
+            ],
+            "layer '2' (Conv1d) cannot be mapped",
+        ),
+        (
+            lambda t, c, lut: [
+                "--checkpoint",
+                c,
+                "--lut",
+                lut,
+                "--config",
+                _file(t, "m.toml", "[mapping]\nrows = 0\n"),
+            ],
+            "rows must be >= 1",
+        ),
     ],
-    ids=["missing-checkpoint", "not-a-checkpoint", "missing-lut", "lut-schema", "vgate-off-grid",
-         "vgate-not-a-number", "sweep-off-grid", "sweep-malformed", "sweep-reversed",
-         "per-layer-not-a-number", "per-layer-bad-toml", "per-layer-bad-json",
-         "per-layer-unknown-layer", "per-layer-missing-layers", "two-vgates",
-         "plain-without-model", "unknown-model", "unknown-dataset", "unsupported-layer",
-         "bad-config"],
-)  # fmt: skip
+    ids=[
+        "missing-checkpoint",
+        "not-a-checkpoint",
+        "missing-lut",
+        "lut-schema",
+        "vgate-off-grid",
+        "vgate-not-a-number",
+        "sweep-off-grid",
+        "sweep-malformed",
+        "sweep-reversed",
+        "per-layer-not-a-number",
+        "per-layer-bad-toml",
+        "per-layer-bad-json",
+        "per-layer-unknown-layer",
+        "per-layer-missing-layers",
+        "two-vgates",
+        "plain-without-model",
+        "unknown-model",
+        "unknown-dataset",
+        "unsupported-layer",
+        "bad-config",
+    ],
+)
 def test_bad_input_exits_2_with_one_line(
     tmp_path: Path,
     checkpoint: Path,

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-import neatxbar.training.deploy as deploy_module
+import neatxbar.studies.neat_map.figures as figures_module
 from neatxbar.cli.main import cli
 from neatxbar.core.outputs import MANIFEST
-from neatxbar.training.deploy import FILES
+from neatxbar.studies.neat_map import FILES
 
 
 def _neat(*args: str) -> Result:
@@ -51,8 +51,19 @@ def user_folder(tmp_path: Path) -> Path:
 
 
 def _map(checkpoint: Path, lut: Path, out: Path, *extra: str) -> Result:
-    return _neat("map", "--checkpoint", str(checkpoint), "--lut", str(lut), "--out", str(out),
-                 "--energy-samples", "8", "--no-progress", *extra)  # fmt: skip
+    return _neat(
+        "map",
+        "--checkpoint",
+        str(checkpoint),
+        "--lut",
+        str(lut),
+        "--out",
+        str(out),
+        "--energy-samples",
+        "8",
+        "--no-progress",
+        *extra,
+    )
 
 
 def test_map_commits_its_files_together_and_keeps_the_users(
@@ -67,9 +78,11 @@ def test_map_commits_its_files_together_and_keeps_the_users(
     def fail(*args: object) -> None:
         raise RuntimeError("killed while writing the outputs")
 
-    monkeypatch.setattr(deploy_module, "_accuracy_figure", fail)
+    monkeypatch.setattr(figures_module, "accuracy_figure", fail)
     failed = _map(checkpoint, paper_lut_path, user_folder, "--vgate", "0.8")
-    assert isinstance(failed.exception, RuntimeError)
+    # an internal error: its traceback and exit 1, not a one-line user error
+    assert failed.exit_code == 1, failed.output
+    assert "RuntimeError: killed while writing the outputs" in failed.output
     assert _tree(user_folder) == before  # the old outputs, all intact; no stray file
     assert {p.name for p in user_folder.iterdir()} == {*FILES, MANIFEST, "notes.txt", "thesis"}
     monkeypatch.undo()
@@ -122,7 +135,16 @@ def test_compare_refuses_its_lut_as_an_output_before_any_work(
     lut = user_folder / "compare.csv"
     shutil.copy(paper_lut_path, lut)
     before = _tree(user_folder)
-    refused = _neat("compare", "--lut", str(lut), "--sizes", "4", "--no-trained", "--no-progress",
-                    "--out", str(user_folder))  # fmt: skip
+    refused = _neat(
+        "compare",
+        "--lut",
+        str(lut),
+        "--sizes",
+        "4",
+        "--no-trained",
+        "--no-progress",
+        "--out",
+        str(user_folder),
+    )
     _one_line_exit_2(refused, "would replace the input")
     assert _tree(user_folder) == before

@@ -17,7 +17,15 @@ def test_cli_reference_is_current() -> None:
 
 def test_every_command_is_in_the_reference() -> None:
     text = reference()
-    for command in ("neat characterize", "neat characterize calibrate", "neat fit", "neat train",
-                    "neat compare", "neat report lut", "neat report experiment", "neat doctor",
-                    "neat map"):  # fmt: skip
+    for command in (
+        "neat characterize",
+        "neat characterize calibrate",
+        "neat fit",
+        "neat train",
+        "neat compare",
+        "neat report lut",
+        "neat report experiment",
+        "neat doctor",
+        "neat map",
+    ):
         assert f"## `{command}`" in text

@@ -41,9 +41,22 @@ def test_a_digits_run_writes_a_checkpoint_with_its_header(digits_checkpoint: Pat
 
 def test_neat_on_the_paper_lut(tmp_path: Path, paper_lut_path: Path) -> None:
     out = tmp_path / "neat.pt"
-    result = _train("--epochs", "2", "--lut", str(paper_lut_path), "--vgate", "0.8", "--neat",
-                    "--iterations", "1", "--neat-epochs", "1", "--out", str(out),
-                    "--json")  # fmt: skip
+    result = _train(
+        "--epochs",
+        "2",
+        "--lut",
+        str(paper_lut_path),
+        "--vgate",
+        "0.8",
+        "--neat",
+        "--iterations",
+        "1",
+        "--neat-epochs",
+        "1",
+        "--out",
+        str(out),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     header, _ = load_checkpoint(out)
     assert json.loads(result.stdout) == {
@@ -64,8 +77,16 @@ def test_from_a_checkpoint_evaluates_on_crossbars_without_training(
     tmp_path: Path, digits_checkpoint: Path, paper_lut_path: Path
 ) -> None:
     out = tmp_path / "again.pt"
-    result = _train("--from", str(digits_checkpoint), "--lut", str(paper_lut_path),
-                    "--vgate", "1.0", "--out", str(out))  # fmt: skip
+    result = _train(
+        "--from",
+        str(digits_checkpoint),
+        "--lut",
+        str(paper_lut_path),
+        "--vgate",
+        "1.0",
+        "--out",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     assert "crossbar accuracy" in result.stdout
     old, _ = load_checkpoint(digits_checkpoint)
@@ -92,17 +113,32 @@ def _not_a_checkpoint(tmp_path: Path) -> list[str]:
         (lambda tmp, lut: ["--lut", lut, "--vgate", "0.81"], "V_gate 0.81 V is not on"),
         (lambda tmp, lut: _not_a_checkpoint(tmp), "not a checkpoint"),
         (lambda tmp, lut: ["--dataset", "cifar10"], "CIFAR-10 needs a data directory"),
-        (lambda tmp, lut: ["--dataset", "cifar10", "--data-dir", str(tmp / "none")],
-         "does not exist"),
+        (
+            lambda tmp, lut: ["--dataset", "cifar10", "--data-dir", str(tmp / "none")],
+            "does not exist",
+        ),
         (lambda tmp, lut: ["--epochs", "-1"], "epochs must be >= 0"),
-        (lambda tmp, lut: ["--lut", lut, "--vgate", "0.8", "--vgate-per-layer", "x.toml"],
-         "not both"),
+        (
+            lambda tmp, lut: ["--lut", lut, "--vgate", "0.8", "--vgate-per-layer", "x.toml"],
+            "not both",
+        ),
         (lambda tmp, lut: ["--lut", str(tmp / "absent.h5"), "--vgate", "0.8"], "absent.h5"),
     ],
-    ids=["model", "dataset", "neat-no-lut", "neat-no-vgate", "vgate-off-grid-neat",
-         "vgate-off-grid", "from-text-file", "cifar-no-data-dir", "cifar-missing-dir",
-         "epochs", "two-vgates", "missing-lut"],
-)  # fmt: skip
+    ids=[
+        "model",
+        "dataset",
+        "neat-no-lut",
+        "neat-no-vgate",
+        "vgate-off-grid-neat",
+        "vgate-off-grid",
+        "from-text-file",
+        "cifar-no-data-dir",
+        "cifar-missing-dir",
+        "epochs",
+        "two-vgates",
+        "missing-lut",
+    ],
+)
 def test_bad_input_exits_2_with_one_line(
     tmp_path: Path, paper_lut_path: Path, args: object, message: str
 ) -> None:

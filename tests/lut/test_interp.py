@@ -105,3 +105,60 @@ def test_grid_ends_given_in_float32_or_as_numbers_are_inside(lut: CellLUT) -> No
     v = torch.tensor([0.0, 0.5], dtype=torch.float32)
     assert torch.all(torch.isfinite(lut.current(g, v, torch.tensor(0.7, dtype=torch.float32))))
     assert torch.isfinite(lut.current(1 / 300e3, 0.5, 0.7))
+
+
+def test_the_file_s_metadata_are_properties_read_once(paper_lut_path: Path) -> None:
+    """spec, cell netlist, transistor, read time, tolerance and provenance come from the one
+    validated reader: they equal the file's attributes, and the file is not opened again."""
+    import json
+
+    lut = CellLUT.load(paper_lut_path)
+    with h5py.File(paper_lut_path, "r") as f:
+        attrs = {key: f.attrs[key] for key in f.attrs}
+        read_time = f["energy/read_energy"].attrs.get("read_time_s") if "energy" in f else None
+    assert lut.spec_text == attrs["spec"] and lut.spec_text.strip()
+    assert lut.cell_netlist == attrs["cell_netlist"] and ".model" in lut.cell_netlist
+    assert lut.transistor == json.loads(attrs["transistor"]) and lut.transistor["w_m"] > 0
+    assert lut.tolerance == pytest.approx(float(attrs["tolerance"]))
+    assert lut.read_time_s == (None if read_time is None else pytest.approx(float(read_time)))
+    p = lut.provenance
+    assert (p.created, p.ngspice_version, p.package_version, p.spec_sha256) == (
+        attrs["created"],
+        attrs["ngspice_version"],
+        attrs["package_version"],
+        attrs["spec_sha256"],
+    )
+    assert len(p.spec_sha256) == 64 and p.created.startswith("20")
+    # read-only, and the parsed transistor cannot be changed through the LUT
+    with pytest.raises(AttributeError):
+        lut.spec_text = "x"  # type: ignore[misc]
+    lut.transistor["w_m"] = -1.0
+    assert lut.transistor["w_m"] > 0
+
+
+def test_metadata_need_no_file_after_loading(tmp_path: Path) -> None:
+    path = write_lut(tmp_path / "gone.h5", ideal)
+    lut = CellLUT.load(path)
+    path.unlink()  # any later reopening would fail
+    assert lut.spec_text == "name = 'test'" and lut.cell_netlist == "* none\n.end"
+    assert lut.provenance.ngspice_version == "test" and lut.provenance.spec_sha256 == "0" * 64
+    assert lut.transistor == {} and lut.read_time_s is None and lut.tolerance == 0.025
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+def test_one_interval_lookup_clamps_or_extrapolates(uniform: bool) -> None:
+    """The shared grid-interval lookup (used by CellLUT, the separable form and the circuit
+    solver): index always a valid interval, fraction clamped or left for extrapolation."""
+    from neatxbar.lut.separable import interval
+
+    grid = (
+        torch.linspace(0.7, 1.3, 13) if uniform else torch.tensor([0.7, 0.75, 0.9, 1.0, 1.3])
+    ).to(torch.float64)
+    x = torch.tensor([0.6, 0.7, 0.8, 1.0, 1.3, 1.4], dtype=torch.float64)
+    i, t = interval(grid, x)
+    assert torch.all((i >= 0) & (i <= grid.numel() - 2)) and torch.all((t >= 0) & (t <= 1))
+    torch.testing.assert_close(grid[i] + t * (grid[i + 1] - grid[i]), x.clamp(0.7, 1.3))
+    i, t = interval(grid, x, clamp=False)
+    assert int(i[0]) == 0 and float(t[0]) < 0 and int(i[-1]) == grid.numel() - 2
+    assert float(t[-1]) > 1
+    torch.testing.assert_close(grid[i] + t * (grid[i + 1] - grid[i]), x)

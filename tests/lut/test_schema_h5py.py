@@ -15,9 +15,16 @@ import numpy as np
 import pytest
 
 ROOT_ATTRS = {
-    "schema", "created", "ngspice_version", "package_version", "spec", "spec_sha256",
-    "cell_netlist", "transistor", "tolerance",
-}  # fmt: skip
+    "schema",
+    "created",
+    "ngspice_version",
+    "package_version",
+    "spec",
+    "spec_sha256",
+    "cell_netlist",
+    "transistor",
+    "tolerance",
+}
 
 
 @pytest.fixture(scope="module", params=["quick", "paper"])
@@ -27,8 +34,9 @@ def lut(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
     neat = Path(sys.executable).parent / "neat"
     subprocess.run(
         [str(neat), "characterize", "--preset", request.param, "--out", str(out), "--no-progress"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
     return out
 
 

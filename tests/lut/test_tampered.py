@@ -124,8 +124,9 @@ def _external_storage(f: h5py.File, root: Path) -> None:
     raw = root / "elsewhere.bin"
     raw.write_bytes(np.abs(current).astype("<f8").tobytes())
     del f["current"]
-    f.create_dataset("current", shape=current.shape, dtype="<f8",
-                     external=[(str(raw), 0, current.nbytes)])  # fmt: skip
+    f.create_dataset(
+        "current", shape=current.shape, dtype="<f8", external=[(str(raw), 0, current.nbytes)]
+    )
 
 
 def _virtual_dataset(f: h5py.File, root: Path) -> None:
@@ -253,8 +254,9 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An untrained digits MLP: `neat map` gets as far as loading the LUT."""
     shape = {"num_classes": 10, "in_channels": 1, "image_size": 8}
     out = tmp_path_factory.mktemp("ckpt") / "mlp.pt"
-    return save_checkpoint(out, build_model("mlp", **shape),
-                           {"model": "mlp", "dataset": "digits", **shape})  # fmt: skip
+    return save_checkpoint(
+        out, build_model("mlp", **shape), {"model": "mlp", "dataset": "digits", **shape}
+    )
 
 
 def test_the_untampered_file_loads(tmp_path: Path) -> None:
@@ -284,8 +286,18 @@ def test_neat_fit_refuses_and_changes_nothing(tmp_path: Path, case: str) -> None
 @pytest.mark.parametrize("case", list(TAMPERED))
 def test_neat_map_refuses_in_one_line(tmp_path: Path, case: str, checkpoint: Path) -> None:
     path = _tampered(tmp_path, case)
-    line = _one_line_exit_2(["map", "--no-progress", "--checkpoint", str(checkpoint), "--lut",
-                             str(path), "--out", str(tmp_path / "report")])  # fmt: skip
+    line = _one_line_exit_2(
+        [
+            "map",
+            "--no-progress",
+            "--checkpoint",
+            str(checkpoint),
+            "--lut",
+            str(path),
+            "--out",
+            str(tmp_path / "report"),
+        ]
+    )
     assert str(path) in line  # refused for the LUT, not for something else
     assert not (tmp_path / "report").exists()
 

@@ -9,6 +9,7 @@ from lut_factory import ideal, write_lut
 from nodal_reference import nodal_reference
 
 from neatxbar.characterize.spec import load_preset
+from neatxbar.core.errors import ConfigError, NeatError
 from neatxbar.lut import CellLUT
 from neatxbar.mapping import Crossbar
 from neatxbar.mapping.circuit import (
@@ -17,6 +18,7 @@ from neatxbar.mapping.circuit import (
     extended_cell_current,
     solve,
 )
+from neatxbar.mapping.errors import MappingError
 from neatxbar.spice import crossbar_column_currents_batch
 from neatxbar.spice.params import Wires
 
@@ -50,7 +52,7 @@ def test_linear_cells_with_wires_equal_a_nodal_solve(ideal_lut: CellLUT) -> None
     g = rng.uniform(ideal_lut.g_min_s, ideal_lut.g_on_s, size=(4, 3))
     v = rng.uniform(0.1, 0.5, size=(3, 4))
     wires = Wires(r_row=500.0, r_col=700.0, r_driver=300.0, r_sense=200.0)
-    config = CircuitConfig(r_row=500.0, r_col=700.0, r_driver=300.0, r_sense=200.0)
+    config = CircuitConfig(Wires(r_row=500.0, r_col=700.0, r_driver=300.0, r_sense=200.0))
     solution = solve(ideal_lut, torch.tensor(g), torch.tensor(v), 1.0, config)
     reference = np.stack([nodal_reference(g, x, wires) for x in v])
     np.testing.assert_allclose(solution.column_currents.numpy(), reference, rtol=1e-6)
@@ -63,7 +65,7 @@ def test_linear_cells_with_wires_equal_a_nodal_solve(ideal_lut: CellLUT) -> None
 def test_tiles_and_vectors_are_solved_together(ideal_lut: CellLUT) -> None:
     g, v = _random(ideal_lut, 4, 3, 2, seed=3)
     g2 = torch.stack([g, g.flip(0)])
-    config = CircuitConfig(r_row=100.0, r_col=100.0, r_driver=50.0, r_sense=0.0)
+    config = CircuitConfig(Wires(r_row=100.0, r_col=100.0, r_driver=50.0, r_sense=0.0))
     together = solve(ideal_lut, g2, v, 1.0, config).column_currents
     assert together.shape == (2, 2, 3)
     for t in range(2):
@@ -77,7 +79,7 @@ def test_matches_ngspice_with_wires_better_than_the_per_cell_path(lut: CellLUT) 
     wired = crossbar_column_currents_batch(
         g.numpy(), v.numpy(), 1.0, transistor, Wires(r_row=5.0, r_col=5.0), options=SPICE_OPTIONS
     )
-    solution = solve(lut, g, v, 1.0, CircuitConfig(r_row=5.0, r_col=5.0))
+    solution = solve(lut, g, v, 1.0, CircuitConfig(Wires(r_row=5.0, r_col=5.0)))
     circuit_error = np.abs(solution.column_currents.numpy() / wired - 1).max()
     per_cell = Crossbar(lut, 1.0, 16, 16, path="exact").column_currents(g, v).numpy()
     per_cell_error = np.abs(per_cell / wired - 1).max()
@@ -92,7 +94,8 @@ def test_matches_ngspice_with_wires_better_than_the_per_cell_path(lut: CellLUT) 
 def test_gradients_match_finite_differences_of_the_full_solve(lut: CellLUT) -> None:
     g, v = _random(lut, 3, 2, 2, seed=5)
     v = 0.1 + 0.8 * v  # away from 0 V, where the cell's odd extension has a kink
-    config = CircuitConfig(r_row=50.0, r_col=80.0, r_driver=30.0, r_sense=20.0, tolerance_v=1e-15)
+    wires = Wires(r_row=50.0, r_col=80.0, r_driver=30.0, r_sense=20.0)
+    config = CircuitConfig(wires, tolerance_v=1e-15)
     scale = 1e-5  # g in units of 10 uS, currents in uA: entries of order 1
 
     def currents(g_scaled: torch.Tensor, v_in: torch.Tensor) -> torch.Tensor:
@@ -115,12 +118,15 @@ def test_extended_cell_current_is_odd_and_extrapolates_below_the_gate_grid(lut: 
 
 def test_absurd_wires_raise_a_convergence_error(ideal_lut: CellLUT) -> None:
     g, v = _random(ideal_lut, 4, 4, 2, seed=6)
-    config = CircuitConfig(r_row=500.0, r_col=500.0, r_driver=100.0, max_iterations=1)
+    config = CircuitConfig(Wires(r_row=500.0, r_col=500.0, r_driver=100.0), max_iterations=1)
     with pytest.raises(CircuitConvergenceError, match=r"1 iteration.*wire resistances"):
         solve(ideal_lut, g, v, 1.0, config)
-    huge = CircuitConfig(r_row=1e9, r_col=1e9, max_iterations=30)
+    huge = CircuitConfig(Wires(r_row=1e9, r_col=1e9), max_iterations=30)
     with pytest.raises(CircuitConvergenceError, match="too large for the cell conductances"):
         solve(ideal_lut, g, v, 1.0, huge)
+    # a user's wire choice: a toolkit error (one line in the CLI), still a RuntimeError
+    assert issubclass(CircuitConvergenceError, NeatError)
+    assert issubclass(CircuitConvergenceError, RuntimeError)
 
 
 @pytest.mark.parametrize(
@@ -136,17 +142,25 @@ def test_absurd_wires_raise_a_convergence_error(ideal_lut: CellLUT) -> None:
     ],
 )
 def test_bad_config_values_are_named(ideal_lut: CellLUT, field: str, value: float) -> None:
-    config = CircuitConfig(**{field: value})
-    with pytest.raises(ValueError, match=field):
+    wire = field.startswith("r_")
+    config = CircuitConfig(Wires(**{field: value})) if wire else CircuitConfig(**{field: value})
+    with pytest.raises(ConfigError, match=field):
         config.validate()
     g, v = _random(ideal_lut, 2, 2, 1, seed=7)
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(ConfigError, match=field):
         solve(ideal_lut, g, v, 1.0, config)
 
 
-def test_bad_shapes_raise_value_error(ideal_lut: CellLUT) -> None:
+def test_the_solver_takes_the_one_wire_type(ideal_lut: CellLUT) -> None:
+    wires = Wires(r_row=2.0, r_col=3.0)
+    assert CircuitConfig(wires).wires is wires and wires.any and not Wires().any
+    with pytest.raises(ConfigError, match="Wires"):
+        CircuitConfig(wires=(2.0, 3.0)).validate()  # type: ignore[arg-type]
+
+
+def test_bad_shapes_raise_mapping_error(ideal_lut: CellLUT) -> None:
     g, v = _random(ideal_lut, 3, 2, 2, seed=8)
-    with pytest.raises(ValueError, match="one per row"):
+    with pytest.raises(MappingError, match="one per row"):
         solve(ideal_lut, g, v[:, :2], 1.0, CircuitConfig())
-    with pytest.raises(ValueError, match="v must be"):
+    with pytest.raises(MappingError, match="v must be"):
         solve(ideal_lut, g, v[0], 1.0, CircuitConfig())

@@ -14,8 +14,9 @@ from neatxbar.spice import crossbar_column_currents
 
 def _random(lut: CellLUT, rows: int, cols: int, n: int, seed: int) -> tuple:
     gen = torch.Generator().manual_seed(seed)
-    g = lut.g_min_s + (lut.g_on_s - lut.g_min_s) * torch.rand(rows, cols, generator=gen,
-                                                              dtype=torch.float64)  # fmt: skip
+    g = lut.g_min_s + (lut.g_on_s - lut.g_min_s) * torch.rand(
+        rows, cols, generator=gen, dtype=torch.float64
+    )
     v = lut.v_max * torch.rand(n, rows, generator=gen, dtype=torch.float64)
     return g, v
 
@@ -40,8 +41,7 @@ def test_inside_the_linear_region_at_high_gate_voltage_the_crossbar_is_linear(
     m = lut.gate_index(1.3)
     g_max = float(lut.g_max[m])
     gen = torch.Generator().manual_seed(5)
-    g = lut.g_min_s + (g_max - lut.g_min_s) * torch.rand(32, 16, generator=gen,
-                                                         dtype=torch.float64)  # fmt: skip
+    g = lut.g_min_s + (g_max - lut.g_min_s) * torch.rand(32, 16, generator=gen, dtype=torch.float64)
     v = lut.v_max * torch.rand(20, 32, generator=gen, dtype=torch.float64)
     for path in ("fast", "exact"):
         currents = Crossbar(lut, 1.3, 32, 16, path=path).column_currents(g, v)

@@ -81,10 +81,12 @@ def test_linear_read_energy_equals_the_cell_by_cell_sum(paper: CellLUT, v_gate: 
     ("conv", "shape"),
     [
         (dict(in_channels=3, out_channels=4, kernel_size=3, padding=1, stride=2), (2, 3, 7, 6)),
-        (dict(in_channels=4, out_channels=6, kernel_size=(2, 3), dilation=(1, 2), groups=2),
-         (2, 4, 6, 8)),
+        (
+            dict(in_channels=4, out_channels=6, kernel_size=(2, 3), dilation=(1, 2), groups=2),
+            (2, 4, 6, 8),
+        ),
     ],
-)  # fmt: skip
+)
 def test_conv_read_energy_equals_the_unfolded_cell_by_cell_sum(
     paper: CellLUT, conv: dict, shape: tuple
 ) -> None:
@@ -179,10 +181,18 @@ def test_float32_and_unbatched_inputs(paper: CellLUT) -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("read_time_s", 0.0), ("gate_cap_per_area_f_m2", -1.0), ("transistor_w_m", 0.0),
-     ("transistor_l_m", -45e-9), ("wire_cap_per_cell_f", -1e-15), ("dac_energy_j", -1.0),
-     ("adc_energy_j", float("nan")), ("baseline_v_gate", 0.0), ("charge_full_tile", "yes")],
-)  # fmt: skip
+    [
+        ("read_time_s", 0.0),
+        ("gate_cap_per_area_f_m2", -1.0),
+        ("transistor_w_m", 0.0),
+        ("transistor_l_m", -45e-9),
+        ("wire_cap_per_cell_f", -1e-15),
+        ("dac_energy_j", -1.0),
+        ("adc_energy_j", float("nan")),
+        ("baseline_v_gate", 0.0),
+        ("charge_full_tile", "yes"),
+    ],
+)
 def test_config_validation_names_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         EnergyConfig(**{field: value}).validate()
@@ -205,9 +215,13 @@ def test_config_from_lut_and_toml(paper: CellLUT, linear_lut: CellLUT, tmp_path:
 def _net() -> nn.Module:
     torch.manual_seed(3)
     return nn.Sequential(
-        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 16),
-        nn.ReLU(), nn.Linear(16, 10),
-    ).double()  # fmt: skip
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 6 * 6, 16),
+        nn.ReLU(),
+        nn.Linear(16, 10),
+    ).double()
 
 
 def test_model_energy_reports_every_layer_and_its_baseline(paper: CellLUT) -> None:

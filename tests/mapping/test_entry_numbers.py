@@ -15,16 +15,18 @@ from neatxbar.lut import CellLUT
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping import wired as wired_module
 from neatxbar.mapping.circuit import CircuitConfig, solve
-from neatxbar.mapping.config import V_GATE_MAX, WireResistance, check_v_gate
+from neatxbar.mapping.config import V_GATE_MAX, check_v_gate
 from neatxbar.mapping.energy import EnergyConfig
 from neatxbar.mapping.layers import CrossbarLinear
 from neatxbar.mapping.vgate import data_driven, data_free
+from neatxbar.spice.params import Wires
 
 NAN, INF = math.nan, math.inf
 
 
-@pytest.mark.parametrize("value", [NAN, INF, -INF, 0.0, -0.8, V_GATE_MAX * 1.001, 1e300, "high",
-                                   True, None])  # fmt: skip
+@pytest.mark.parametrize(
+    "value", [NAN, INF, -INF, 0.0, -0.8, V_GATE_MAX * 1.001, 1e300, "high", True, None]
+)
 def test_check_v_gate_refuses_what_is_not_a_gate_voltage(value: object) -> None:
     with pytest.raises(ConfigError, match="V_gate"):
         check_v_gate("V_gate", value)
@@ -47,14 +49,25 @@ def test_check_v_gate_accepts_gate_voltages(value: float) -> None:
         (lambda: MappingConfig(v_gate=6.0), "v_gate must be a gate voltage"),
         (lambda: MappingConfig(rows=32.0), "rows must be an integer"),  # type: ignore[arg-type]
         (lambda: MappingConfig(adc_bits=True), "adc_bits must be an integer"),  # type: ignore[arg-type]
-        (lambda: MappingConfig(wires=WireResistance(r_col=NAN)), "wires.r_col must be finite"),
+        (lambda: MappingConfig(wires=Wires(r_col=NAN)), "wires.r_col must be finite"),
         (lambda: EnergyConfig(baseline_v_gate=NAN), "baseline_v_gate must be finite"),
         (lambda: EnergyConfig(baseline_v_gate=9.0), "baseline_v_gate must be a gate voltage"),
     ],
-    ids=["adc-range-inf", "adc-range-nan", "w-cut-inf", "w-cut-nan", "error-budget-nan",
-         "v-gate-nan", "v-gate-huge", "rows-float", "bits-bool", "wire-nan", "baseline-nan",
-         "baseline-huge"],
-)  # fmt: skip
+    ids=[
+        "adc-range-inf",
+        "adc-range-nan",
+        "w-cut-inf",
+        "w-cut-nan",
+        "error-budget-nan",
+        "v-gate-nan",
+        "v-gate-huge",
+        "rows-float",
+        "bits-bool",
+        "wire-nan",
+        "baseline-nan",
+        "baseline-huge",
+    ],
+)
 def test_configs_refuse_non_finite_numbers_in_validate(config: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config().validate()  # type: ignore[operator]
@@ -83,8 +96,9 @@ def test_tables_that_belong_are_accepted(tmp_path: Path) -> None:
     assert MappingConfig.from_toml(nested).wires.r_row == 2.5
     flat = _toml(tmp_path, "rows = 32\n[wires]\nr_col = 1.5\n")  # the whole file is [mapping]
     assert MappingConfig.from_toml(flat).wires.r_col == 1.5
-    experiment = _toml(tmp_path, "[experiment]\nname = 'x'\n[train]\nepochs = 1\n"
-                                 "[mapping]\nrows = 16\n")  # fmt: skip
+    experiment = _toml(
+        tmp_path, "[experiment]\nname = 'x'\n[train]\nepochs = 1\n[mapping]\nrows = 16\n"
+    )
     assert MappingConfig.from_toml(experiment).rows == 16
 
 
@@ -93,7 +107,7 @@ def test_crossbar_layers_check_their_gate_voltage_and_scale(lut: CellLUT) -> Non
     for v_gate in (NAN, INF, -1.0, 7.0):
         with pytest.raises(ConfigError, match="v_gate"):
             CrossbarLinear(linear, lut, MappingConfig(), v_gate)
-        with pytest.raises(ConfigError, match="v_gate"):
+        with pytest.raises(ConfigError, match="V_gate of '0'"):
             convert(nn.Sequential(linear), lut, MappingConfig(), v_gate={"0": v_gate})
     for scale in (NAN, INF, 0.0):
         with pytest.raises(ConfigError, match="w_scale"):
@@ -130,7 +144,7 @@ def test_the_solver_runs_in_bounded_chunks_with_the_same_result(
     torch.manual_seed(0)
     tiles = lut.g_min_s + torch.rand(3, 8, 6, dtype=torch.float64) * (lut.g_on_s - lut.g_min_s)
     volts = torch.rand(3, 10, 8, dtype=torch.float64) * lut.v_max
-    config = CircuitConfig(r_row=2.5, r_col=2.5)
+    config = CircuitConfig(Wires(r_row=2.5, r_col=2.5))
     whole = solve(lut, tiles, volts, 1.0, config).column_currents
     cells = _recording_solve(monkeypatch)
     for bound in (3 * 48 * 4, 3 * 48, 100, 1):  # 4 vectors of every tile; 1; 2 tiles; 1 tile
@@ -148,7 +162,7 @@ def test_a_wired_layer_never_solves_more_than_the_bound_at_once(
     small), so memory does not grow with the batch; the output equals the unchunked one."""
     torch.manual_seed(1)
     layer = nn.Sequential(nn.Linear(20, 6)).double()
-    config = MappingConfig(rows=8, cols=4, v_gate=1.0, wires=WireResistance(r_row=2.5, r_col=2.5))
+    config = MappingConfig(rows=8, cols=4, v_gate=1.0, wires=Wires(r_row=2.5, r_col=2.5))
     x = torch.rand(40, 20, dtype=torch.float64)
     twin = convert(layer, lut, config)
     with torch.no_grad():

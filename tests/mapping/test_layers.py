@@ -17,9 +17,15 @@ from neatxbar.mapping.quantize import quantize_symmetric, quantize_unit
 def _net() -> nn.Module:
     torch.manual_seed(0)
     return nn.Sequential(
-        nn.Conv2d(3, 6, 3, padding=1, stride=2), nn.ReLU(), nn.Conv2d(6, 4, 3, padding=1),
-        nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 20), nn.ReLU(), nn.Linear(20, 5),
-    ).double()  # fmt: skip
+        nn.Conv2d(3, 6, 3, padding=1, stride=2),
+        nn.ReLU(),
+        nn.Conv2d(6, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 20),
+        nn.ReLU(),
+        nn.Linear(20, 5),
+    ).double()
 
 
 @pytest.mark.parametrize("path", ["fast", "exact"])
@@ -91,8 +97,10 @@ def test_unsupported_layers_are_named(paper: CellLUT) -> None:
         convert(circular, paper)
 
 
-@pytest.mark.parametrize("setting", [{"dac_bits": 4}, {"adc_bits": 6, "adc_range": 0.1},
-                                     {"conductance_bits": 3}, {"w_cut": 0.05}])  # fmt: skip
+@pytest.mark.parametrize(
+    "setting",
+    [{"dac_bits": 4}, {"adc_bits": 6, "adc_range": 0.1}, {"conductance_bits": 3}, {"w_cut": 0.05}],
+)
 def test_quantizers_and_clipping_change_the_output_boundedly(paper: CellLUT, setting: dict) -> None:
     net = _net()
     x = torch.randn(2, 3, 8, 8, dtype=torch.float64)
@@ -120,9 +128,16 @@ def test_quantizer_levels() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("rows", 0), ("cols", 3), ("path", "quick"), ("adc_bits", 0),
-                         ("error_budget", 2.0), ("w_cut", -1.0)],
-)  # fmt: skip
+    ("field", "value"),
+    [
+        ("rows", 0),
+        ("cols", 3),
+        ("path", "quick"),
+        ("adc_bits", 0),
+        ("error_budget", 2.0),
+        ("w_cut", -1.0),
+    ],
+)
 def test_mapping_config_names_the_bad_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         MappingConfig(**{field: value}).validate()

@@ -91,9 +91,17 @@ def test_characterize_refuses_a_card_payload_in_one_line_and_writes_nothing(
     out_dir.mkdir()
     result = CliRunner().invoke(
         cli,
-        ["characterize", "--spec", str(tmp_path / "s.toml"), "--out", str(out_dir / "x.h5"),
-         "--workers", "1", "--no-progress"],
-    )  # fmt: skip
+        [
+            "characterize",
+            "--spec",
+            str(tmp_path / "s.toml"),
+            "--out",
+            str(out_dir / "x.h5"),
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error:") and result.output.count("\n") == 1
     assert "card.lib" in result.output and "line" in result.output
@@ -166,9 +174,18 @@ def test_a_bsim4_parameter_warning_leaves_nothing_in_the_working_folder(
     (spec_dir / "s.toml").write_text(text)
     monkeypatch.chdir(work)
     result = CliRunner().invoke(
-        cli, ["characterize", "--spec", str(spec_dir / "s.toml"), "--out", "x.h5",
-              "--workers", "1", "--no-progress"],
-    )  # fmt: skip
+        cli,
+        [
+            "characterize",
+            "--spec",
+            str(spec_dir / "s.toml"),
+            "--out",
+            "x.h5",
+            "--workers",
+            "1",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert sorted(os.listdir(work)) == ["x.h5"]
 

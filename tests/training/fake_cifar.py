@@ -23,8 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
-CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer",
-                 "dog", "frog", "horse", "ship", "truck")  # fmt: skip
+CIFAR10_NAMES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 
 
 def _dump(path: Path, obj: object) -> None:
@@ -62,35 +72,54 @@ def make_fake_cifar(
         for i, count in enumerate(counts, start=1):
             labels = [(start + k) % 10 for k in range(count)]
             start += count
-            _dump(folder / f"data_batch_{i}", {
-                b"batch_label": f"training batch {i} of 5".encode(),
-                b"labels": labels, b"data": _images(rng, count),
-                b"filenames": [f"fake_{i}_{k}.png".encode() for k in range(count)],
-            })  # fmt: skip
-        _dump(folder / "test_batch", {
-            b"batch_label": b"testing batch 1 of 1",
-            b"labels": [k % 10 for k in range(n_test)], b"data": _images(rng, n_test),
-            b"filenames": [f"fake_test_{k}.png".encode() for k in range(n_test)],
-        })  # fmt: skip
-        _dump(folder / "batches.meta", {
-            b"label_names": [n.encode() for n in CIFAR10_NAMES],
-            b"num_cases_per_batch": max(counts), b"num_vis": 3072,
-        })  # fmt: skip
+            _dump(
+                folder / f"data_batch_{i}",
+                {
+                    b"batch_label": f"training batch {i} of 5".encode(),
+                    b"labels": labels,
+                    b"data": _images(rng, count),
+                    b"filenames": [f"fake_{i}_{k}.png".encode() for k in range(count)],
+                },
+            )
+        _dump(
+            folder / "test_batch",
+            {
+                b"batch_label": b"testing batch 1 of 1",
+                b"labels": [k % 10 for k in range(n_test)],
+                b"data": _images(rng, n_test),
+                b"filenames": [f"fake_test_{k}.png".encode() for k in range(n_test)],
+            },
+        )
+        _dump(
+            folder / "batches.meta",
+            {
+                b"label_names": [n.encode() for n in CIFAR10_NAMES],
+                b"num_cases_per_batch": max(counts),
+                b"num_vis": 3072,
+            },
+        )
     elif name == "cifar100":
         folder = root / "cifar-100-python"
         folder.mkdir(parents=True, exist_ok=True)
         for split, n in (("train", n_train), ("test", n_test)):
             fine = [k % 100 for k in range(n)]
-            _dump(folder / split, {
-                b"filenames": [f"fake_{split}_{k}.png".encode() for k in range(n)],
-                b"batch_label": f"{split}ing batch 1 of 1".encode(),
-                b"fine_labels": fine, b"coarse_labels": [k // 5 for k in fine],
-                b"data": _images(rng, n),
-            })  # fmt: skip
-        _dump(folder / "meta", {
-            b"fine_label_names": [f"fine_{k:03d}".encode() for k in range(100)],
-            b"coarse_label_names": [f"coarse_{k:02d}".encode() for k in range(20)],
-        })  # fmt: skip
+            _dump(
+                folder / split,
+                {
+                    b"filenames": [f"fake_{split}_{k}.png".encode() for k in range(n)],
+                    b"batch_label": f"{split}ing batch 1 of 1".encode(),
+                    b"fine_labels": fine,
+                    b"coarse_labels": [k // 5 for k in fine],
+                    b"data": _images(rng, n),
+                },
+            )
+        _dump(
+            folder / "meta",
+            {
+                b"fine_label_names": [f"fine_{k:03d}".encode() for k in range(100)],
+                b"coarse_label_names": [f"coarse_{k:02d}".encode() for k in range(20)],
+            },
+        )
     else:
         raise ValueError(f"name must be 'cifar10' or 'cifar100', not {name!r}")
     return folder

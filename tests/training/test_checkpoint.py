@@ -37,9 +37,14 @@ def _assert_same_state(one: dict[str, torch.Tensor], two: dict[str, torch.Tensor
 
 def test_round_trip_keeps_header_and_weights(tmp_path: Path) -> None:
     model = _model("cnn")
-    header = {"model": "cnn", "dataset": "digits", "accuracy": 0.875, **DIGITS_SHAPE,
-              "v_gate": {"0": 0.8, "2": 0.9},
-              "train": {"epochs": 2, "max_steps": None}}  # fmt: skip
+    header = {
+        "model": "cnn",
+        "dataset": "digits",
+        "accuracy": 0.875,
+        **DIGITS_SHAPE,
+        "v_gate": {"0": 0.8, "2": 0.9},
+        "train": {"epochs": 2, "max_steps": None},
+    }
     path = tmp_path / "deep" / "folder" / "model.pt"
     before = datetime.now(UTC).replace(microsecond=0)
     assert save_checkpoint(path, model, header) == path
@@ -111,9 +116,17 @@ def _dict_of_numbers(path: Path) -> None:
 
 @pytest.mark.parametrize(
     "write",
-    [_text, _random_bytes, _zip_garbage, _arbitrary_object, _empty_file, _list_of_tensors,
-     _empty_dict, _dict_of_numbers],
-)  # fmt: skip
+    [
+        _text,
+        _random_bytes,
+        _zip_garbage,
+        _arbitrary_object,
+        _empty_file,
+        _list_of_tensors,
+        _empty_dict,
+        _dict_of_numbers,
+    ],
+)
 def test_foreign_files_are_refused_in_one_line(tmp_path: Path, write: object) -> None:
     path = tmp_path / "foreign.pt"
     write(path)  # type: ignore[operator]
@@ -141,10 +154,12 @@ def test_a_missing_file_is_named(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "content",
-    [{"format": FORMAT, "header": "{not json", "state_dict": {}},
-     {"format": FORMAT, "state_dict": {}},
-     {"format": FORMAT, "header": 3, "state_dict": {}}],
-)  # fmt: skip
+    [
+        {"format": FORMAT, "header": "{not json", "state_dict": {}},
+        {"format": FORMAT, "state_dict": {}},
+        {"format": FORMAT, "header": 3, "state_dict": {}},
+    ],
+)
 def test_a_damaged_checkpoint_says_so(tmp_path: Path, content: dict[str, object]) -> None:
     path = tmp_path / "damaged.pt"
     torch.save(content, path)
@@ -156,8 +171,9 @@ def test_a_damaged_checkpoint_says_so(tmp_path: Path, content: dict[str, object]
 @pytest.mark.parametrize("name", ["mlp", "cnn"])
 def test_model_from_checkpoint_rebuilds_the_model(tmp_path: Path, name: str) -> None:
     model = _model(name).eval()
-    path = save_checkpoint(tmp_path / "m.pt", model, {"model": name, "dataset": "digits",
-                                                      **DIGITS_SHAPE})  # fmt: skip
+    path = save_checkpoint(
+        tmp_path / "m.pt", model, {"model": name, "dataset": "digits", **DIGITS_SHAPE}
+    )
     rebuilt, header = model_from_checkpoint(path, "vgg11")  # the header's model wins
     assert header["model"] == name and header["dataset"] == "digits"
     assert {k: header[k] for k in DIGITS_SHAPE} == DIGITS_SHAPE
@@ -275,8 +291,16 @@ def test_save_writes_strict_json(tmp_path: Path) -> None:
     assert "NaN" not in text and json.loads(text)["accuracy"] is None
 
 
-@pytest.mark.parametrize("case", ["a list", "num_classes as text", "image_size 700 on digits "
-                                  "weights", "v_gate NaN", "deeper than the parser"])  # fmt: skip
+@pytest.mark.parametrize(
+    "case",
+    [
+        "a list",
+        "num_classes as text",
+        "image_size 700 on digits weights",
+        "v_gate NaN",
+        "deeper than the parser",
+    ],
+)
 def test_neat_map_refuses_a_bad_header_in_one_line(
     tmp_path: Path, case: str, linear_lut: object
 ) -> None:
@@ -285,8 +309,9 @@ def test_neat_map_refuses_a_bad_header_in_one_line(
     from neatxbar.cli.main import cli
 
     path = _with_header(tmp_path / "bad.pt", BAD_HEADERS[case])
-    result = CliRunner().invoke(cli, ["map", "--no-progress", "--checkpoint", str(path),
-                                      "--lut", str(linear_lut.path)])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["map", "--no-progress", "--checkpoint", str(path), "--lut", str(linear_lut.path)]
+    )
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert result.exit_code == 2 and len(lines) == 1, result.output
     assert lines[0].startswith(f"error: {path}")

@@ -36,7 +36,11 @@ def test_digits_fixed_split_and_normalisation() -> None:
     splits = load_dataset("digits")
     assert isinstance(splits, DatasetSplits)
     assert (splits.name, splits.num_classes, splits.in_channels, splits.image_size) == (
-        "digits", 10, 1, 8)  # fmt: skip
+        "digits",
+        10,
+        1,
+        8,
+    )
     assert (len(splits.train), len(splits.test)) == (1437, 360)
     x, y = splits.train[0]
     assert x.shape == (1, 8, 8) and x.dtype == torch.float32
@@ -73,12 +77,17 @@ def test_unknown_dataset_lists_choices() -> None:
 @pytest.mark.parametrize(
     ("name", "classes", "n_train", "n_test"), [("cifar10", 10, 12, 4), ("cifar100", 100, 7, 3)]
 )
-def test_fake_cifar_loads(tmp_path: Path, name: str, classes: int, n_train: int,
-                          n_test: int) -> None:  # fmt: skip
+def test_fake_cifar_loads(
+    tmp_path: Path, name: str, classes: int, n_train: int, n_test: int
+) -> None:
     make_fake_cifar(tmp_path, name, n_train=n_train, n_test=n_test, seed=1)
     splits = load_dataset(name, tmp_path, augment=False)
     assert (splits.name, splits.num_classes, splits.in_channels, splits.image_size) == (
-        name, classes, 3, 32)  # fmt: skip
+        name,
+        classes,
+        3,
+        32,
+    )
     assert (len(splits.train), len(splits.test)) == (n_train, n_test)
     x, y = splits.test[1]
     assert x.shape == (3, 32, 32) and x.dtype == torch.float32
@@ -153,8 +162,10 @@ def test_augmentation_is_a_padded_crop_and_flip(tmp_path: Path) -> None:
     padded = torch.nn.functional.pad(plain.images[0].float() / 255, (4, 4, 4, 4))
     candidates = [
         (padded[:, t : t + 32, s : s + 32].flip(-1) if flip else padded[:, t : t + 32, s : s + 32])
-        for t in range(9) for s in range(9) for flip in (False, True)
-    ]  # fmt: skip
+        for t in range(9)
+        for s in range(9)
+        for flip in (False, True)
+    ]
     seen = set()
     for epoch in range(12):
         aug.set_epoch(epoch)
@@ -179,8 +190,11 @@ def test_missing_folder(tmp_path: Path) -> None:
     layout = r"cifar-10-batches-py/data_batch_1 \.\.\. data_batch_5 and test_batch"
     with pytest.raises(DatasetError, match=rf"does not exist.*{layout}.*--download.*cifar\.html"):
         load_dataset("cifar10", tmp_path / "nowhere")
-    with pytest.raises(DatasetError, match=r"holds no cifar-100-python/.*cifar-100-python/train "
-                       r"and test \(python pickle version of CIFAR-100\)"):  # fmt: skip
+    with pytest.raises(
+        DatasetError,
+        match=r"holds no cifar-100-python/.*cifar-100-python/train "
+        r"and test \(python pickle version of CIFAR-100\)",
+    ):
         load_dataset("cifar100", tmp_path)
     with pytest.raises(DatasetError, match="needs a data directory"):
         load_dataset("cifar10")
@@ -208,16 +222,24 @@ def _rewrite(path: Path, obj: object) -> None:
         (lambda p: p.write_bytes(b"not a pickle"), "not a readable pickle"),
         (lambda p: _rewrite(p, [1, 2, 3]), "holds a list, not a dict"),
         (lambda p: _rewrite(p, {b"data": np.zeros((2, 3072), np.uint8)}), r"lacks .*b'labels'"),
-        (lambda p: _rewrite(p, {b"data": np.zeros((2, 1024), np.uint8), b"labels": [0, 1]}),
-         r"uint8 \(2, 1024\), not uint8 \(N, 3072\)"),
-        (lambda p: _rewrite(p, {b"data": np.zeros((2, 3072)), b"labels": [0, 1]}),
-         r"float64 \(2, 3072\)"),
-        (lambda p: _rewrite(p, {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}),
-         "not 2 integers"),
-        (lambda p: _rewrite(p, {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}),
-         r"labels outside \[0, 10\)"),
+        (
+            lambda p: _rewrite(p, {b"data": np.zeros((2, 1024), np.uint8), b"labels": [0, 1]}),
+            r"uint8 \(2, 1024\), not uint8 \(N, 3072\)",
+        ),
+        (
+            lambda p: _rewrite(p, {b"data": np.zeros((2, 3072)), b"labels": [0, 1]}),
+            r"float64 \(2, 3072\)",
+        ),
+        (
+            lambda p: _rewrite(p, {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}),
+            "not 2 integers",
+        ),
+        (
+            lambda p: _rewrite(p, {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}),
+            r"labels outside \[0, 10\)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_malformed_pickle(tmp_path: Path, damage, message: str) -> None:
     folder = make_fake_cifar(tmp_path)
     damage(folder / "data_batch_2")
@@ -230,8 +252,12 @@ def test_malformed_pickle(tmp_path: Path, damage, message: str) -> None:
 # ----------------------------------------------------------------------------------- download
 
 
-def _tar_gz(path: Path, members: dict[str, bytes] | None = None, source: Path | None = None,
-            arcname: str = "") -> str:  # fmt: skip
+def _tar_gz(
+    path: Path,
+    members: dict[str, bytes] | None = None,
+    source: Path | None = None,
+    arcname: str = "",
+) -> str:
     """Write a .tar.gz (a folder and/or raw members) and return its MD5."""
     with tarfile.open(path, "w:gz") as tar:
         if source is not None:

@@ -19,13 +19,25 @@ pytestmark = pytest.mark.skipif(
 )
 
 #: Variables a surrounding torchrun (or a cluster) sets; the child launcher must not inherit them.
-LAUNCHER_VARIABLES = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE", "GROUP_RANK",
-                      "MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID")  # fmt: skip
+LAUNCHER_VARIABLES = (
+    "RANK",
+    "LOCAL_RANK",
+    "WORLD_SIZE",
+    "LOCAL_WORLD_SIZE",
+    "GROUP_RANK",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "TORCHELASTIC_RUN_ID",
+)
 
 
 def test_python_m_runs_the_cli() -> None:
-    done = subprocess.run([sys.executable, "-m", "neatxbar.cli.main", "train", "--help"],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "neatxbar.cli.main", "train", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "--max-steps" in done.stdout
 
@@ -35,13 +47,32 @@ def test_train_under_torchrun_with_two_cpu_processes(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}
     env |= {"OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "neatxbar.cli.main", "train", "--model", "mlp", "--dataset", "digits",
-        "--epochs", "1", "--max-steps", "4", "--device", "cpu", "--no-progress",
-        "--out", str(out), "--json",
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env,
-                          cwd=tmp_path)  # fmt: skip
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        "-m",
+        "neatxbar.cli.main",
+        "train",
+        "--model",
+        "mlp",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "1",
+        "--max-steps",
+        "4",
+        "--device",
+        "cpu",
+        "--no-progress",
+        "--out",
+        str(out),
+        "--json",
+    ]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-4000:]
 
     header, state = load_checkpoint(out)

@@ -12,9 +12,10 @@ from torch import nn
 
 from neatxbar.core.errors import ConfigError
 from neatxbar.lut import CellLUT
-from neatxbar.training.deploy import deploy, load_gate_file, sweep_values
-from neatxbar.training.experiment import ExperimentSpec
-from neatxbar.training.neat import NeatConfig, gate_voltages
+from neatxbar.mapping.gates import load_gate_file, resolve_gate_voltages
+from neatxbar.studies.experiment import ExperimentSpec
+from neatxbar.studies.neat_map import deploy, sweep_values
+from neatxbar.training.neat import NeatConfig
 from neatxbar.training.run import check_output_file
 from neatxbar.training.trainer import TrainConfig
 
@@ -36,9 +37,20 @@ NAN, INF = math.nan, math.inf
         (lambda: ExperimentSpec(v_gates=[0.8, NAN]), "experiment.v_gates"),
         (lambda: ExperimentSpec(wire_ohm=INF), "experiment.wire_ohm must be finite"),
     ],
-    ids=["lr-inf", "lr-nan", "momentum-nan", "momentum-big", "decay-negative", "epochs-float",
-         "neat-lr-inf", "neat-iterations-inf", "neat-batch-0", "v-gates-nan", "wire-ohm-inf"],
-)  # fmt: skip
+    ids=[
+        "lr-inf",
+        "lr-nan",
+        "momentum-nan",
+        "momentum-big",
+        "decay-negative",
+        "epochs-float",
+        "neat-lr-inf",
+        "neat-iterations-inf",
+        "neat-batch-0",
+        "v-gates-nan",
+        "wire-ohm-inf",
+    ],
+)
 def test_configs_refuse_bad_numbers(config: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config().validate()  # type: ignore[operator]
@@ -46,16 +58,20 @@ def test_configs_refuse_bad_numbers(config: object, message: str) -> None:
 
 def test_gate_voltages_are_checked_where_they_become_per_layer() -> None:
     model = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 2))
-    assert gate_voltages(model, 0.8) == {"0": 0.8, "2": 0.8}
-    assert gate_voltages(model, {"0": 0.7, "default": 1.0}) == {"0": 0.7, "2": 1.0}
+    assert resolve_gate_voltages(model, 0.8) == {"0": 0.8, "2": 0.8}
+    assert resolve_gate_voltages(model, {"0": 0.7, "default": 1.0}) == {"0": 0.7, "2": 1.0}
     for bad in (NAN, INF, 0.0, 6.0, {"0": NAN, "default": 1.0}, {"default": -INF}):
         with pytest.raises(ConfigError, match="V_gate"):
-            gate_voltages(model, bad)  # type: ignore[arg-type]
+            resolve_gate_voltages(model, bad)  # type: ignore[arg-type]
 
 
 def test_gate_files_refuse_non_finite_voltages(tmp_path: Path) -> None:
-    for name, text in (("g.toml", "1 = nan\n"), ("g.toml", "[v_gate]\ndefault = inf\n"),
-                       ("g.json", '{"1": NaN}'), ("g.json", '{"1": -Infinity}')):  # fmt: skip
+    for name, text in (
+        ("g.toml", "1 = nan\n"),
+        ("g.toml", "[v_gate]\ndefault = inf\n"),
+        ("g.json", '{"1": NaN}'),
+        ("g.json", '{"1": -Infinity}'),
+    ):
         path = tmp_path / name
         path.write_text(text, encoding="utf-8")
         with pytest.raises(ConfigError, match="must be finite"):

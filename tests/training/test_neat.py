@@ -9,9 +9,10 @@ from torch import nn
 from neatxbar.core.config import ConfigError
 from neatxbar.lut import CellLUT
 from neatxbar.mapping import MappingConfig, convert
+from neatxbar.mapping.gates import resolve_gate_voltages
 from neatxbar.training.data import load_dataset
 from neatxbar.training.models import build_model
-from neatxbar.training.neat import NeatConfig, bounds, gate_voltages, neat_train, weight_scales
+from neatxbar.training.neat import NeatConfig, bounds, neat_train, weight_scales
 from neatxbar.training.trainer import TrainConfig, train
 
 
@@ -30,9 +31,15 @@ def trained(digits) -> nn.Module:
 
 def test_clipping_leaves_every_weight_inside_its_bound(lut: CellLUT, digits, trained) -> None:
     gates = {"1": 0.8, "3": 0.9, "5": 1.0}
-    model, log = neat_train(trained, lut, digits.train, digits.test, gates,
-                            NeatConfig(iterations=2, epochs_per_iteration=1, lr=1e-3,
-                                       device="cpu"), progress=False)  # fmt: skip
+    model, log = neat_train(
+        trained,
+        lut,
+        digits.train,
+        digits.test,
+        gates,
+        NeatConfig(iterations=2, epochs_per_iteration=1, lr=1e-3, device="cpu"),
+        progress=False,
+    )
     assert log.initial_share["1"] < 1.0  # the software weights were not all inside
     for name, layer in (("1", model[1]), ("3", model[3]), ("5", model[5])):
         assert float(layer.weight.detach().abs().max()) <= log.bounds[name] * (1 + 1e-6)
@@ -58,13 +65,24 @@ def test_training_through_the_emulation_lowers_the_emulated_loss_more(
     emulation sees that and lowers the loss of the crossbar model; training the ideal model for
     the same steps does not know about it."""
     scales = weight_scales(trained)
-    config = NeatConfig(iterations=1, epochs_per_iteration=3, lr=1e-3, clip=False,
-                        hardware_in_the_loop=True, device="cpu")  # fmt: skip
+    config = NeatConfig(
+        iterations=1,
+        epochs_per_iteration=3,
+        lr=1e-3,
+        clip=False,
+        hardware_in_the_loop=True,
+        device="cpu",
+    )
     hil, _ = neat_train(trained, lut, digits.train, digits.test, 0.7, config, progress=False)
     ideal = build_model("mlp", 10, 1, 8)
     ideal.load_state_dict(trained.state_dict())
-    train(ideal, digits.train, None, TrainConfig(epochs=3, lr=1e-3, schedule="none", device="cpu"),
-          progress=False)  # fmt: skip
+    train(
+        ideal,
+        digits.train,
+        None,
+        TrainConfig(epochs=3, lr=1e-3, schedule="none", device="cpu"),
+        progress=False,
+    )
     x = torch.stack([digits.train[i][0] for i in range(len(digits.train))])
     y = torch.stack([digits.train[i][1] for i in range(len(digits.train))])
 
@@ -84,12 +102,12 @@ def test_training_through_the_emulation_lowers_the_emulated_loss_more(
 
 
 def test_gate_voltage_mappings_and_bounds(lut: CellLUT, trained) -> None:
-    assert gate_voltages(trained, 0.8) == {"1": 0.8, "3": 0.8, "5": 0.8}
-    assert gate_voltages(trained, {"1": 1.0, "default": 0.8})["3"] == 0.8
+    assert resolve_gate_voltages(trained, 0.8) == {"1": 0.8, "3": 0.8, "5": 0.8}
+    assert resolve_gate_voltages(trained, {"1": 1.0, "default": 0.8})["3"] == 0.8
     with pytest.raises(ValueError, match="does not have: 9"):
-        gate_voltages(trained, {"9": 1.0})
+        resolve_gate_voltages(trained, {"9": 1.0})
     with pytest.raises(ValueError, match="no V_gate for layers"):
-        gate_voltages(trained, {"1": 1.0})
+        resolve_gate_voltages(trained, {"1": 1.0})
     b = bounds(lut, {"1": 0.7, "3": 1.3}, {"1": 2.0, "3": 2.0})
     assert b["1"] == 0.0 and b["3"] == pytest.approx(2.0)
 

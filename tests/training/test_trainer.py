@@ -71,9 +71,13 @@ def test_max_steps_stops_after_exactly_that_many_steps(
 ) -> None:
     calls = []
     history = train(
-        _mlp(), digits.train, digits.test, TrainConfig(epochs=4, max_steps=max_steps, device="cpu"),
-        progress=False, after_step=lambda m: calls.append(1),
-    )  # fmt: skip
+        _mlp(),
+        digits.train,
+        digits.test,
+        TrainConfig(epochs=4, max_steps=max_steps, device="cpu"),
+        progress=False,
+        after_step=lambda m: calls.append(1),
+    )
     assert isinstance(history, History)
     assert history.steps == max_steps == len(calls)
     epochs = math.ceil(max_steps / STEPS_PER_EPOCH)
@@ -82,16 +86,22 @@ def test_max_steps_stops_after_exactly_that_many_steps(
 
 
 def test_max_steps_beyond_the_run_trains_every_epoch(digits: DatasetSplits) -> None:
-    history = train(_mlp(), digits.train, None, TrainConfig(epochs=1, max_steps=10_000,
-                    device="cpu"), progress=False)  # fmt: skip
+    history = train(
+        _mlp(),
+        digits.train,
+        None,
+        TrainConfig(epochs=1, max_steps=10_000, device="cpu"),
+        progress=False,
+    )
     assert history.steps == STEPS_PER_EPOCH and len(history.loss) == 1
 
 
 def test_a_few_epochs_reach_80_percent_on_digits(digits: DatasetSplits) -> None:
     model = _mlp()
     before = evaluate(model, digits.test)
-    history = train(model, digits.train, digits.test, TrainConfig(epochs=4, device="cpu"),
-                    progress=False)  # fmt: skip
+    history = train(
+        model, digits.train, digits.test, TrainConfig(epochs=4, device="cpu"), progress=False
+    )
     assert len(history.accuracy) == 4
     assert history.accuracy[-1] > 0.8 > before
     assert history.loss[-1] < history.loss[0]

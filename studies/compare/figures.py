@@ -1,74 +1,27 @@
-"""The files of a SPICE-against-emulation comparison: JSON, CSV and two figures.
+"""The comparison's figures: parity (emulated against ngspice) and the error histogram.
 
-The files are staged and committed together (``neatxbar.core.outputs``): a failure changes no
-file, and only files an earlier run wrote are replaced. Figures use matplotlib without pyplot,
-imported only when drawing.
+matplotlib without pyplot (``neatxbar.core.files.new_figure``), imported only when drawing.
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
-import io
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from neatxbar.core.files import new_figure, save_png, write_atomically
-from neatxbar.core.jsonout import dumps_strict
-from neatxbar.core.outputs import OutputFolder
-from neatxbar.mapping.compare import CompareReport, CompareRow
+from neatxbar.core.files import new_figure
+from neatxbar.studies.compare.results import CompareReport
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 MICRO = 1e6
 REL_ERR_FLOOR = 1e-10  # relative errors below this are drawn at it on log axes
-FILES = ("compare.json", "compare.csv", "parity.png", "error_histogram.png")
-
-
-def write_report(report: CompareReport, out_dir: Path | str) -> list[Path]:
-    """Write ``compare.json``, ``compare.csv``, ``parity.png`` and ``error_histogram.png``.
-
-    The files are staged and committed together (:class:`~neatxbar.core.outputs.OutputFolder`):
-    a failure leaves the folder as it was. ``out_dir`` is created if missing; only files an
-    earlier run wrote are replaced, and an output that would replace the LUT or a user's file is
-    refused (OutputError). Returns the paths written.
-    """
-    folder = OutputFolder(out_dir, inputs=(report.lut_path,))
-    folder.check(FILES)
-    paths = [folder.path / name for name in FILES]
-    with folder.staging() as stage:
-        _write_files(report, paths, [stage.file(name) for name in FILES])
-    return paths
-
-
-def _write_files(report: CompareReport, paths: list[Path], staged: list[Path]) -> None:
-    """The files at ``staged``; ``compare.json`` lists their final ``paths``."""
-    data = report.to_dict()
-    data["files"] = [str(path) for path in paths]
-    text = dumps_strict(data, indent=2) + "\n"
-    write_atomically(staged[0], lambda f: f.write(text), binary=False)
-
-    def write_csv(f: io.IOBase) -> None:
-        fields = [f.name for f in dataclasses.fields(CompareRow)]
-        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        for row in report.rows:
-            writer.writerow(dataclasses.asdict(row))
-
-    write_atomically(staged[1], write_csv, binary=False)
-    for path, draw in zip(staged[2:], (_parity_figure, _histogram_figure), strict=True):
-        fig = draw(report)
-        save_png(fig, path)
-
-
 _MARKERS = {"random": "o", "trained": "^"}
 
 
-def _parity_figure(report: CompareReport) -> Figure:
-    """Left: emulated against ngspice column current (uA, log-log) with y = x. Right: the
+def parity_figure(report: CompareReport) -> Figure:
+    """Left: emulated against ngspice column current (µA, log-log) with y = x. Right: the
     relative error |I_model / I_spice - 1| (%, log) against the ngspice current, where the fast
     path's small errors can be seen."""
     fig = new_figure((11.5, 4.8))
@@ -120,7 +73,7 @@ def _parity_figure(report: CompareReport) -> Figure:
     return fig
 
 
-def _histogram_figure(report: CompareReport) -> Figure:
+def histogram_figure(report: CompareReport) -> Figure:
     """Histograms of the relative error against ngspice, all sizes and cases pooled, log x."""
     fig = new_figure((7.0, 4.4))
     ax = fig.subplots()
@@ -138,8 +91,12 @@ def _histogram_figure(report: CompareReport) -> Figure:
         "exact": {"color": "C3", "histtype": "step", "lw": 1.4},
         "circuit": {"color": "C2", "alpha": 0.6, "histtype": "stepfilled"},
     }
-    names = {"ideal": "ideal G$^T$V", "fast": f"fast path (K = {report.rank}), no wires",
-             "exact": "exact, no wires", "circuit": "circuit solver (wires)"}  # fmt: skip
+    names = {
+        "ideal": "ideal G$^T$V",
+        "fast": f"fast path (K = {report.rank}), no wires",
+        "exact": "exact, no wires",
+        "circuit": "circuit solver (wires)",
+    }
     for model in ("ideal", "fast", "exact", "circuit")[: len(report.config.models)]:
         e = errors[model]
         label = f"{names[model]}: median {100 * np.median(e):.2g} %, max {100 * e.max():.2g} %"

@@ -19,7 +19,7 @@ lut_preset = "quick"
 v_gates = [0.75, 1.0]
 accuracy_budget = 0.01
 wire_ohm = 2.5
-wire_samples = 8
+wire_samples = 2
 
 [train]
 epochs = 6

@@ -1,4 +1,6 @@
-"""``neat compare``: whole crossbars in ngspice against the fast, exact and ideal models."""
+"""``neat compare``: whole crossbars in ngspice against the fast, exact and ideal models, on random
+arrays and on the first layer of a trained model (trained here through the training floor, or
+given as a checkpoint)."""
 
 from __future__ import annotations
 
@@ -8,21 +10,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from neatxbar.cli.main import cli
 from neatxbar.core.config import ConfigError
 from neatxbar.lut import CellLUT, LUTError
 from neatxbar.mapping import Crossbar
-from neatxbar.mapping.compare import (
+from neatxbar.mapping.errors import MappingError
+from neatxbar.studies.compare import (
     CASES,
     MODELS,
     CompareConfig,
     CompareReport,
     compare,
-    digit_voltages,
+    input_voltages,
+    layer_of,
     trained_conductances,
 )
+from neatxbar.training.checkpoint import save_checkpoint
+from neatxbar.training.models import build_model
 
 SIZES = (8, 16)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -79,6 +86,8 @@ def test_both_sides_simulate_the_same_arrays(report: CompareReport, paper_lut_pa
         np.testing.assert_allclose(case.i_model["ideal"], case.v_in @ case.g_siemens)
     assert report.rank == Crossbar(lut, 1.0, 8, 8).form.rank
     assert report.trained_accuracy is not None and report.trained_accuracy > 0.9
+    assert report.trained_source == "mlp trained on the digits here"
+    assert report.trained_layer == "1"  # the mlp: Flatten, then its first Linear
 
 
 def test_files_are_written_and_readable(report: CompareReport, out_dir: Path) -> None:
@@ -134,10 +143,12 @@ def test_trained_layers_and_images_are_tiled_to_larger_arrays() -> None:
     # G+ = G_min + (G_on - G_min) * max(w, 0) / max|w|, max|w| = 2, tiled
     np.testing.assert_allclose(g, [[2.0, 1.0, 2.0], [1.5, 1.0, 1.5], [2.0, 1.0, 2.0]])
     images = np.array([[0.0, 0.0, 4.0], [0.0, 8.0, 2.0], [4.0, 0.0, 0.0]])
-    v = digit_voltages(images, 2, 5, 0.5)
+    v = input_voltages(images, 2, 5, 0.5)
     # the first image has no current in its first two pixels: skipped
     np.testing.assert_allclose(v, [[0.0, 0.5], [0.5, 0.0]])
-    np.testing.assert_allclose(digit_voltages(images, 5, 1, 0.5), [[0, 0, 0.5, 0, 0]])
+    np.testing.assert_allclose(input_voltages(images, 5, 1, 0.5), [[0, 0, 0.5, 0, 0]])
+    # signed inputs: the first read phase drives the positive ones, scaled by the largest |x|
+    np.testing.assert_allclose(input_voltages(np.array([[-4.0, 2.0]]), 2, 1, 0.5), [[0, 0.25]])
 
 
 def test_the_cli_runs_end_to_end(paper_lut_path: Path, tmp_path: Path) -> None:
@@ -179,3 +190,102 @@ def test_a_missing_lut_exits_2(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["compare", "--lut", str(tmp_path / "no.h5")])
     assert result.exit_code == 2
     assert "no such LUT file" in result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# the trained case takes trained weights: a checkpoint, or a model given in Python
+
+
+def _checkpoint(path: Path, seed: int = 3) -> torch.nn.Module:
+    """An mlp for the digits with seeded random weights, saved as a checkpoint at ``path``."""
+    torch.manual_seed(seed)
+    model = build_model("mlp", 10, 1, 8)
+    shape = {"num_classes": 10, "in_channels": 1, "image_size": 8}
+    header = {"model": "mlp", "dataset": "digits", **shape, "accuracy": 0.5}
+    save_checkpoint(path, model, header)
+    return model
+
+
+def test_the_trained_case_uses_the_checkpoints_first_layer(
+    paper_lut_path: Path, tmp_path: Path
+) -> None:
+    model = _checkpoint(tmp_path / "model.pt")
+    config = CompareConfig(sizes=(8,), vectors=3, checkpoint=str(tmp_path / "model.pt"))
+    report = compare(paper_lut_path, config, progress=False)
+    assert report.trained_source == str(tmp_path / "model.pt")
+    assert report.trained_layer == "1" and report.trained_accuracy == 0.5
+    (case,) = [c for c in report.cases if c.case == "trained"]
+    lut = CellLUT.load(paper_lut_path)
+    weight = model[1].weight.detach().double().numpy().T  # (inputs, outputs)
+    expected = trained_conductances(weight, 8, lut.g_min_s, lut.g_on_s)
+    np.testing.assert_allclose(case.g_siemens, expected)
+    assert report.row(8, "trained", "fast").rel_err_max <= 3e-3
+
+
+def test_the_cli_takes_a_checkpoint_and_never_writes_over_it(
+    paper_lut_path: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    _checkpoint(out / "compare.json")  # the checkpoint sits where the report would go
+    before = (out / "compare.json").read_bytes()
+    args = ["compare", "--lut", str(paper_lut_path), "--sizes", "8", "--vectors", "2"]
+    args += ["--checkpoint", str(out / "compare.json"), "--out", str(out), "--no-progress"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert (out / "compare.json").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["compare.json"]
+    (out / "compare.json").rename(tmp_path / "model.pt")
+    args[args.index("--checkpoint") + 1] = str(tmp_path / "model.pt")
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert f"layer '1' of {tmp_path / 'model.pt'}" in result.output
+    data = json.loads((out / "compare.json").read_text())
+    assert data["config"]["checkpoint"] == str(tmp_path / "model.pt")
+    assert data["trained"] == {"source": str(tmp_path / "model.pt"), "layer": "1"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--no-trained"], "checkpoint"),
+        ([], "checkpoint"),  # not a checkpoint: the file holds text
+    ],
+)
+def test_a_bad_checkpoint_exits_2_with_one_line(
+    paper_lut_path: Path, tmp_path: Path, extra: list[str], message: str
+) -> None:
+    text = tmp_path / "notes.pt"
+    text.write_text("not a checkpoint")
+    args = ["compare", "--lut", str(paper_lut_path), "--sizes", "4", "--checkpoint", str(text)]
+    args += ["--out", str(tmp_path / "out"), "--no-progress", *extra]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_convolution_is_compared_on_its_own_patches() -> None:
+    """The rows of a Conv2d's crossbar are its flattened kernel; its inputs, the image patches:
+    patches @ weight is the convolution itself."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3, padding=1, stride=2), torch.nn.ReLU())
+    images = torch.randn(4, 2, 6, 6)
+    layer = layer_of(model, images, source="a test model", seed=1)
+    assert layer.weight.shape == (2 * 3 * 3, 3) and layer.layer == "0"
+    assert layer.inputs.shape == (4 * 3 * 3, 18)
+    with torch.no_grad():
+        out = torch.nn.functional.conv2d(images, model[0].weight, None, 2, 1).double()
+    expected = np.sort(out.permute(0, 2, 3, 1).reshape(-1, 3).numpy(), axis=0)
+    np.testing.assert_allclose(np.sort(layer.inputs @ layer.weight, axis=0), expected, atol=1e-6)
+    assert model.training  # the model's mode is left as it was
+
+
+def test_images_a_model_does_not_take_are_a_mapping_error() -> None:
+    layers = [torch.nn.Flatten(), torch.nn.Linear(64, 10), torch.nn.ReLU(), torch.nn.Linear(10, 10)]
+    model = torch.nn.Sequential(*layers)
+    with pytest.raises(MappingError, match="does not take these images"):
+        layer_of(model, torch.zeros(2, 3, 32, 32), source="m.pt")
+    with pytest.raises(MappingError, match="no Linear or Conv2d"):
+        layer_of(torch.nn.Sequential(torch.nn.ReLU()), torch.zeros(2, 4), source="m.pt")

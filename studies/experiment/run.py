@@ -1,0 +1,320 @@
+"""The experiment end to end, resumable: :func:`run_experiment`.
+
+characterize (or reuse) the LUT -> train the software baseline -> map it naively at each gate
+voltage -> NEAT at each gate voltage -> heterogeneous gate voltages (data-free + NEAT, and
+data-driven on the naive mapping) -> one Markdown report with tables and figures. Every stage
+leaves a file in the output folder (the LUT, checkpoints); a rerun reuses them.
+
+The output folder may hold other files: the experiment writes only its own names, lists them in
+the folder's manifest (``neatxbar.core.outputs``) before writing each, and ``overwrite`` removes
+only those. The final files (``results.json``, ``report.md``, the figures) are committed together.
+Every input is checked before the first file is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import Dataset, Subset
+
+from neatxbar.characterize.runner import characterize
+from neatxbar.characterize.spec import load_preset
+from neatxbar.core.config import to_plain
+from neatxbar.core.errors import ConfigError
+from neatxbar.core.files import write_text
+from neatxbar.core.jsonout import dumps_strict
+from neatxbar.core.outputs import OutputFolder
+from neatxbar.lut.interp import CellLUT
+from neatxbar.mapping import convert
+from neatxbar.mapping.energy import EnergyConfig, model_energy
+from neatxbar.mapping.gates import resolve_gate_voltages
+from neatxbar.mapping.layers import crossbar_layers
+from neatxbar.mapping.vgate import data_driven, data_free
+from neatxbar.spice.params import Wires
+from neatxbar.studies.experiment.figures import draw_figures
+from neatxbar.studies.experiment.report import markdown
+from neatxbar.studies.experiment.results import ExperimentResult, Setting
+from neatxbar.studies.experiment.settings import (
+    FIGURES,
+    LUT_FILES,
+    MARKER,
+    VALIDATION_FRACTION,
+    ExperimentConfig,
+    ExperimentSpec,
+)
+from neatxbar.training.checkpoint import save_checkpoint
+from neatxbar.training.data import DatasetSplits, load_dataset
+from neatxbar.training.models import MODELS, build_model
+from neatxbar.training.neat import neat_train, weight_scales
+from neatxbar.training.run import model_from_checkpoint
+from neatxbar.training.trainer import evaluate, train
+
+ENERGY_SAMPLES = 512  # test images the energy model runs on
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    out_dir: Path | str,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> ExperimentResult:
+    """Run (or resume) the experiment into ``out_dir``; see the module docstring.
+
+    Parameters
+    ----------
+    config
+        The experiment (:meth:`ExperimentConfig.from_toml`).
+    out_dir
+        The output folder; it may hold other files, which are left alone.
+    overwrite
+        Start again when the folder holds a run of another config (removes only its files).
+    progress
+        Progress bars on stderr.
+
+    Returns
+    -------
+    ExperimentResult
+
+    Raises
+    ------
+    ConfigError, LUTError, DatasetError, OutputError
+        (NeatErrors) a bad config, LUT or dataset, or an output folder holding another run
+        (without ``overwrite``) or a file of the user's under one of the experiment's names;
+        all found before any file is written.
+    """
+    config.validate()
+    exp = config.experiment
+    folder = OutputFolder(out_dir, inputs=(exp.lut,))
+    folder.check(exp.output_names())
+    if exp.model not in MODELS:
+        raise ConfigError(
+            f"experiment.model: no model {exp.model!r}; choose one of {', '.join(MODELS)}"
+        )
+    given = CellLUT.load(exp.lut) if exp.lut is not None else None
+    _check_gates(exp, given)
+    splits = load_dataset(exp.dataset, exp.data_dir, seed=exp.seed)
+    _prepare(folder, config, overwrite)
+    out = folder.path
+    lut = given if given is not None else _characterized_lut(exp, folder, progress)
+    n = len(splits.train)
+    cut = int((1 - VALIDATION_FRACTION) * n)
+    fit, validation = Subset(splits.train, range(cut)), Subset(splits.train, range(cut, n))
+    model = _software_model(config, fit, splits, folder, progress)
+    software = evaluate(model, splits.test)
+    scales = weight_scales(model)
+    count = min(len(splits.test), ENERGY_SAMPLES)
+    x = torch.stack([splits.test[i][0] for i in range(count)])
+    energy = EnergyConfig.from_lut(lut)
+    runner = _Runner(
+        config, lut, model, scales, fit, splits.test, x, energy, folder, progress, _shape(splits)
+    )
+    settings = [runner.setting(f"all layers at {v:.2f} V", v, f"neat-{v:.2f}") for v in exp.v_gates]
+    weights = {name: layer.weight for name, layer in crossbar_layers(model).items()}
+    free = data_free(weights, scales, lut, coverage=exp.coverage, highest=1.0)
+    settings.append(runner.setting("data-free per layer: " + _text(free), free, "neat-data-free"))
+    gates, _, _ = data_driven(
+        list(scales),
+        lut,
+        lambda g: evaluate(runner.naive(g), validation),
+        baseline=1.0,
+        budget=exp.accuracy_budget,
+    )
+    settings.append(runner.setting("data-driven per layer: " + _text(gates), gates, None))
+    if exp.wire_ohm > 0:
+        settings.append(runner.wired(f"data-free per layer, {exp.wire_ohm:g}-ohm wires", free))
+    result = ExperimentResult(out, software, settings, out / "report.md", [])
+    with folder.staging() as stage:  # the final files, committed together
+        draw_figures(result, exp.v_gates, stage.file)
+        data = {"software": software, "settings": [dataclasses.asdict(s) for s in settings]}
+        write_text(stage.file("results.json"), dumps_strict(data, indent=2))
+        write_text(stage.file("report.md"), markdown(result, config, lut))
+    result.figures = [out / name for name in FIGURES]
+    return result
+
+
+def _recorded_sha(marker: Path) -> str | None:
+    """The config hash in an experiment.json (None if it has none)."""
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return data.get("sha256") if isinstance(data, dict) else None
+
+
+def _prepare(folder: OutputFolder, config: ExperimentConfig, overwrite: bool) -> None:
+    """Resume the run of the same config in the folder, refuse (or with ``overwrite`` remove the
+    files of) a run of another config, and write the marker. Removes only files listed in the
+    folder's manifest."""
+    marker = folder.path / MARKER
+    sha = config.sha256()
+    if marker.exists():
+        if _recorded_sha(marker) == sha:
+            return
+        if not overwrite:
+            raise ConfigError(
+                f"{folder.path} holds a run of another experiment config; "
+                "use --overwrite or another --out"
+            )
+        folder.clear()
+    folder.record([MARKER])
+    write_text(marker, dumps_strict({"sha256": sha, "config": to_plain(config)}, indent=2))
+
+
+def _check_gates(exp: ExperimentSpec, lut: CellLUT | None) -> None:
+    """Every experiment gate voltage on the LUT's gate grid (the preset's grid when the LUT is
+    still to be characterized)."""
+    if lut is not None:
+        for v in exp.v_gates:
+            lut.gate_index(v)
+        return
+    spec, _ = load_preset(exp.preset)
+    grid = spec.v_gate.values()
+    for v in exp.v_gates:
+        if not (abs(grid - float(v)) <= 1e-9).any():
+            values = ", ".join(f"{g:.3g}" for g in grid.tolist())
+            raise ConfigError(
+                f"experiment.v_gates: {v} V is not on the gate grid of preset {exp.preset!r} "
+                f"({values} V); choose values on it"
+            )
+
+
+def _characterized_lut(exp: ExperimentSpec, folder: OutputFolder, progress: bool) -> CellLUT:
+    """The preset's LUT in the folder, characterized unless a previous run left it there."""
+    spec, text = load_preset(exp.preset)
+    path = folder.path / "lut.h5"
+    if not path.exists():
+        folder.record(LUT_FILES)
+        characterize(spec, text, path, progress=progress)
+    return CellLUT.load(path)
+
+
+def _shape(splits: DatasetSplits) -> dict[str, int]:
+    return {
+        "num_classes": splits.num_classes,
+        "in_channels": splits.in_channels,
+        "image_size": splits.image_size,
+    }
+
+
+def _software_model(
+    config: ExperimentConfig,
+    fit: Subset,
+    splits: DatasetSplits,
+    folder: OutputFolder,
+    progress: bool,
+) -> nn.Module:
+    """The float model, trained on ``fit`` (or reloaded from ``software.pt``)."""
+    path = folder.path / "software.pt"
+    if path.exists():
+        return model_from_checkpoint(path)[0]
+    torch.manual_seed(config.experiment.seed)
+    model = build_model(config.experiment.model, **_shape(splits))
+    train(model, fit, None, config.train, progress=progress, description="software")
+    header = {
+        "model": config.experiment.model,
+        "dataset": splits.name,
+        **_shape(splits),
+        "accuracy": evaluate(model, splits.test),
+    }
+    folder.record([path.name])
+    save_checkpoint(path, model, header)
+    return model
+
+
+def _text(gates: dict[str, float]) -> str:
+    return ", ".join(f"{k}: {v:.2f}" for k, v in gates.items()) + " V"
+
+
+@dataclass
+class _Runner:
+    """Evaluates one gate-voltage setting: naive mapping, NEAT (trained or reloaded), energy."""
+
+    config: ExperimentConfig
+    lut: CellLUT
+    model: nn.Module
+    scales: dict[str, float]
+    fit: Subset
+    test: Dataset
+    x: torch.Tensor
+    energy: EnergyConfig
+    folder: OutputFolder
+    progress: bool
+    shape: dict[str, int]
+
+    def naive(
+        self,
+        gates: float | dict[str, float],
+        model: nn.Module | None = None,
+        scales: dict[str, float] | None = None,
+    ) -> nn.Module:
+        return convert(
+            model or self.model, self.lut, self.config.mapping, v_gate=gates, weight_scales=scales
+        ).eval()
+
+    def saving(self, twin: nn.Module) -> float:
+        return 1 - model_energy(twin, self.x, self.energy).relative_to_baseline
+
+    def setting(self, label: str, gates: float | dict[str, float], name: str | None) -> Setting:
+        """Naive and (when ``name`` is given) NEAT accuracy and energy saving at ``gates``; the
+        NEAT model is saved as ``<name>.pt``."""
+        twin = self.naive(gates)
+        per_layer = resolve_gate_voltages(self.model, gates)
+        result = Setting(label, per_layer, evaluate(twin, self.test), None, self.saving(twin), None)
+        if name is None:
+            result.note = "naive mapping only (the selection keeps the naive accuracy)"
+            return result
+        bounds = [float(self.lut.w_max[self.lut.gate_index(v)]) for v in per_layer.values()]
+        if min(bounds) == 0:
+            result.note = "no NEAT: w_max = 0 (no conductance is linear within the tolerance)"
+            return result
+        trained = self._neat(name, per_layer)
+        twin = self.naive(per_layer, trained, self.scales)
+        result.neat, result.saving_neat = evaluate(twin, self.test), self.saving(twin)
+        return result
+
+    def wired(self, label: str, gates: dict[str, float]) -> Setting:
+        """Naive and NEAT (data-free checkpoint) accuracy with wire resistance, on the first
+        ``wire_samples`` test images (the circuit solver is slow on CPU); no energy (the energy
+        model has no wires)."""
+        exp = self.config.experiment
+        wires = Wires(r_row=exp.wire_ohm, r_col=exp.wire_ohm)
+        mapping = dataclasses.replace(self.config.mapping, wires=wires)
+        subset = Subset(self.test, range(min(exp.wire_samples, len(self.test))))
+        naive = convert(self.model, self.lut, mapping, v_gate=gates).eval()
+        trained = self._neat("neat-data-free", gates)
+        neat = convert(trained, self.lut, mapping, v_gate=gates, weight_scales=self.scales).eval()
+        note = f"with wires, on the first {len(subset)} test images; energy not modelled with wires"
+        accuracy = evaluate(naive, subset), evaluate(neat, subset)
+        return Setting(label, gates, *accuracy, None, None, note)
+
+    def _neat(self, name: str, gates: dict[str, float]) -> nn.Module:
+        path = self.folder.path / f"{name}.pt"
+        if path.exists():
+            return model_from_checkpoint(path)[0]
+        trained, log = neat_train(
+            self.model,
+            self.lut,
+            self.fit,
+            self.test,
+            gates,
+            self.config.neat,
+            self.config.mapping,
+            progress=self.progress,
+        )
+        header: dict[str, Any] = {
+            "model": self.config.experiment.model,
+            "v_gate": gates,
+            "weight_scales": log.scales,
+            "neat_accuracy": log.accuracy,
+            "linear_share": log.share[-1],
+        }
+        self.folder.record([path.name])
+        save_checkpoint(path, trained, header | self.shape)
+        return trained

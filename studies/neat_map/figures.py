@@ -1,0 +1,166 @@
+"""``neat map``'s three figures, each from a :class:`~neatxbar.studies.neat_map.results.MapReport`:
+accuracy against V_gate, energy per setting relative to the baseline, and the first setting's
+V_gate and linear share per layer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from neatxbar.core.files import new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from neatxbar.studies.neat_map.results import MapReport
+
+
+def accuracy_figure(report: MapReport) -> Figure:
+    """Crossbar accuracy per setting against V_gate (a per-layer setting at its layers' mean
+    V_gate, labelled), with the software accuracy as a line."""
+    fig = new_figure((6.4, 4.2))
+    ax = fig.subplots()
+    ax.axhline(
+        100 * report.software_accuracy,
+        color="black",
+        ls="--",
+        lw=1,
+        label=f"software {100 * report.software_accuracy:.2f} %",
+    )
+    uniform = sorted((s.uniform, s) for s in report.settings if s.uniform is not None)
+    if uniform:
+        ax.plot(
+            [v for v, _ in uniform],
+            [100 * s.crossbar_accuracy for _, s in uniform],
+            marker="o",
+            color="C0",
+            label="crossbar, every layer at V$_\\mathrm{gate}$",
+        )
+    mixed = [s for s in report.settings if s.uniform is None]
+    for k, s in enumerate(mixed):
+        x, y = s.mean_v_gate, 100 * s.crossbar_accuracy
+        ax.scatter(
+            [x],
+            [y],
+            marker="D",
+            color=f"C{k + 1}",
+            zorder=3,
+            label=f"crossbar, {s.label} (at the layers' mean V$_\\mathrm{{gate}}$)",
+        )
+        ax.annotate(s.label, (x, y), textcoords="offset points", xytext=(5, -12), fontsize=8)
+    values = [100 * s.crossbar_accuracy for s in report.settings]
+    low = min([*values, 100 * report.software_accuracy])
+    high = max([*values, 100 * report.software_accuracy])
+    pad = max(0.5, 0.15 * (high - low))
+    ax.set_ylim(low - pad, min(100.0, high + pad) + 0.05)
+    ax.set_xlabel("gate voltage V$_\\mathrm{gate}$ (V)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"{report.model} on {report.dataset}: accuracy on crossbars", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def _energy_parts(report: MapReport) -> list[tuple[str, list[float]]]:
+    """(label, energy per inference in J per setting) of each stacked part: array read, gate
+    (word line), and DAC + ADC when the periphery costs anything."""
+    settings = report.settings
+    parts = [
+        ("array read", [s.energy.read_j for s in settings]),
+        ("gate (word line)", [s.energy.gate_j for s in settings]),
+    ]
+    periphery = [s.energy.dac_j + s.energy.adc_j for s in settings]
+    if any(v > 0 for v in periphery):
+        parts.append(("DAC + ADC", periphery))
+    return parts
+
+
+def _stack(ax: Axes, report: MapReport, parts: list[tuple[str, list[float]]]) -> list[float]:
+    """Draw ``parts`` as stacked bars relative to each setting's baseline energy; return the
+    bars' tops (relative energy)."""
+    bases = [s.energy.baseline_total_j or 1.0 for s in report.settings]
+    xs = list(range(len(report.settings)))
+    bottoms = [0.0] * len(xs)
+    for k, (label, values) in enumerate(parts):
+        heights = [v / b for v, b in zip(values, bases, strict=True)]
+        ax.bar(xs, heights, bottom=bottoms, color=f"C{k}", label=label, width=0.7)
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    return bottoms
+
+
+def _label_tops(ax: Axes, report: MapReport, tops: list[float]) -> None:
+    """Write each setting's relative energy above its bar."""
+    for x, (s, top) in enumerate(zip(report.settings, tops, strict=True)):
+        if s.energy_relative is None:
+            continue
+        ax.annotate(
+            f"{s.energy_relative:.3f}",
+            (x, top),
+            textcoords="offset points",
+            xytext=(0, 3),
+            ha="center",
+            fontsize=7,
+            zorder=4,
+            bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none"},
+        )
+
+
+def energy_figure(report: MapReport) -> Figure:
+    """Energy per inference per setting relative to every layer at the baseline V_gate, as
+    stacked bars of its read, gate (word line) and DAC + ADC shares."""
+    settings = report.settings
+    fig = new_figure((max(5.0, 0.75 * len(settings) + 2.5), 4.4))
+    ax = fig.subplots()
+    parts = _energy_parts(report)
+    tops = _stack(ax, report, parts)
+    _label_tops(ax, report, tops)
+    baseline = f"{report.baseline_v_gate:g} V"
+    ax.axhline(1.0, color="black", ls="--", lw=1, zorder=1, label=f"every layer at {baseline}")
+    rotation = 45 if len(settings) > 6 else 0
+    ax.set_xticks(range(len(settings)), [s.label for s in settings], rotation=rotation, fontsize=8)
+    ax.set_ylim(0, max([*tops, 1.0]) * 1.3)
+    ax.set_xlabel("gate-voltage setting")
+    ax.set_ylabel(f"energy per inference / energy at {baseline}")
+    ax.set_title(f"{report.model} on {report.dataset}: crossbar energy per inference", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8, loc="upper left", ncols=len(parts) + 1)
+    return fig
+
+
+def layers_figure(report: MapReport) -> Figure:
+    """Per-layer V_gate and linear share of the first setting."""
+    setting = report.settings[0]
+    fig = new_figure((max(6.4, 0.5 * len(setting.layers) + 3.0), 4.2))
+    gates, shares = fig.subplots(1, 2)
+    names = [row.name for row in setting.layers]
+    xs = list(range(len(names)))
+    gates.bar(xs, [row.v_gate for row in setting.layers], color="C0", width=0.7)
+    gates.set_ylabel("V$_\\mathrm{gate}$ (V)")
+    grid = [float(v) for v in report.settings[0].v_gate.values()]
+    gates.set_ylim(0, max([*grid, 1.0]) * 1.15)
+    shares.bar(xs, [100 * row.linear_share for row in setting.layers], color="C2", width=0.7)
+    shares.set_ylabel("weights inside the linear region (%)")
+    shares.set_ylim(0, 110)
+    for ax, values, fmt in (
+        (gates, [r.v_gate for r in setting.layers], "{:.2f}"),
+        (shares, [100 * r.linear_share for r in setting.layers], "{:.1f}"),
+    ):
+        for x, v in zip(xs, values, strict=True):
+            ax.annotate(
+                fmt.format(v),
+                (x, v),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                fontsize=7,
+            )
+        ax.set_xticks(xs, names, rotation=45 if len(names) > 8 else 0, fontsize=8)
+        ax.set_xlabel("crossbar layer")
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(
+        f"{report.model} on {report.dataset}, setting {setting.label}: gate voltage and "
+        "linear share per layer\n(linear: |w| <= w_max(V$_\\mathrm{gate}$) x scale; "
+        f"scale: {report.scale_source})",
+        fontsize=9,
+    )
+    return fig

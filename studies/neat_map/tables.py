@@ -1,0 +1,111 @@
+"""``neat map``'s tables as pandas DataFrames (:mod:`neatxbar.core.tables`): the per-setting table
+(the console report) and the per-layer table (``layers.csv``), and ``summary.json``'s text.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from neatxbar.core.jsonout import dumps_strict
+from neatxbar.core.tables import frame, to_csv_text, to_text
+
+if TYPE_CHECKING:
+    from neatxbar.studies.neat_map.results import MapReport
+
+#: Picojoules per joule.
+PICO = 1e12
+
+#: The columns of ``layers.csv``: the setting's label, then a layer's row (energies in J per
+#: inference, V_gate in V, w_scale and bound in the layer's weight units).
+LAYER_COLUMNS = (
+    "setting",
+    "layer",
+    "kind",
+    "v_gate",
+    "w_scale",
+    "bound",
+    "linear_share",
+    "read_j",
+    "gate_j",
+    "dac_j",
+    "adc_j",
+    "total_j",
+    "baseline_total_j",
+    "fast_path_k",
+)
+
+#: The per-setting table's number columns and their console formats.
+_SETTING_FORMATS = {
+    "crossbar %": ".2f",
+    "vs software (pp)": "+.2f",
+    "energy pJ": ".4g",
+    "relative": ".3f",
+    "saving %": ".1f",
+}
+
+
+def _joined(values: object, fmt: str) -> str:
+    return ", ".join(format(v, fmt) for v in values)  # type: ignore[attr-defined]
+
+
+def settings_frame(report: MapReport) -> pd.DataFrame:
+    """One row per setting: V_gate per layer (V), crossbar accuracy (%), its difference to the
+    software accuracy (percentage points), energy per inference (pJ), energy relative to the
+    baseline, saving (%), linear share and fast-path K per layer. Full precision; a missing
+    relative energy or saving is NaN."""
+    rows = []
+    for s in report.settings:
+        relative, saving = s.energy_relative, s.saving
+        rows.append(
+            {
+                "setting": s.label,
+                "V_gate per layer (V)": _joined(s.v_gate.values(), ".2f"),
+                "crossbar %": 100 * s.crossbar_accuracy,
+                "vs software (pp)": 100 * (s.crossbar_accuracy - report.software_accuracy),
+                "energy pJ": s.energy_j * PICO,
+                "relative": float("nan") if relative is None else relative,
+                "saving %": float("nan") if saving is None else 100 * saving,
+                "linear share per layer": _joined(s.linear_share.values(), ".3f"),
+                "K per layer": _joined(s.fast_path_k.values(), "d"),
+            }
+        )
+    columns = ["setting", "V_gate per layer (V)", *_SETTING_FORMATS]
+    return frame(rows, [*columns, "linear share per layer", "K per layer"])
+
+
+def layers_frame(report: MapReport) -> pd.DataFrame:
+    """One row per (setting, crossbar layer), columns :data:`LAYER_COLUMNS`: what ``layers.csv``
+    holds."""
+    rows = [
+        {"setting": setting.label, **row.to_dict()}
+        for setting in report.settings
+        for row in setting.layers
+    ]
+    return frame(rows, LAYER_COLUMNS)
+
+
+def report_text(report: MapReport) -> str:
+    """The console report: what was deployed, on which data, then :func:`settings_frame`."""
+    layers = list(report.settings[0].v_gate) if report.settings else []
+    head = (
+        f"{report.checkpoint}: {report.model} on {report.dataset} ({report.test_samples} test "
+        f"images), software accuracy {100 * report.software_accuracy:.2f} %"
+    )
+    notes = (
+        f"LUT {report.lut}; layers {', '.join(layers)}; weight scales: "
+        f"{report.scale_source}; energy per inference over {report.energy_samples} test "
+        f"inputs vs every layer at {report.baseline_v_gate:g} V"
+    )
+    return "\n".join([head, notes, to_text(settings_frame(report), formats=_SETTING_FORMATS)])
+
+
+def layers_csv(report: MapReport) -> str:
+    """``layers.csv``: :func:`layers_frame` as CSV text (full precision)."""
+    return to_csv_text(layers_frame(report))
+
+
+def summary_json(report: MapReport) -> str:
+    """``summary.json``: the report as strict JSON (no NaN), indented, with a final newline."""
+    return dumps_strict(report.to_dict(), indent=2) + "\n"
