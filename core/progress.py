@@ -6,6 +6,7 @@ it while ngspice runs, see :mod:`neatxbar.spice.session`).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -13,9 +14,28 @@ from tqdm import tqdm
 
 
 class ProgressBar(tqdm):
-    """A tqdm bar without its monitor thread."""
+    """A tqdm bar without its monitor thread, drawn only when its stream is a terminal.
+
+    In a log or a pipe a bar redraws itself once per step, which buries the output; there it is
+    off whatever the caller asked (set the environment variable ``NEAT_PROGRESS=always`` to force
+    it, e.g. for a terminal multiplexer that does not look like one).
+    """
 
     monitor_interval = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if not kwargs.get("disable") and not _terminal(kwargs.get("file")):
+            kwargs["disable"] = True
+        super().__init__(*args, **kwargs)
+
+
+def _terminal(stream: Any) -> bool:
+    """Whether ``stream`` (stderr when None) is a terminal, or bars are forced on."""
+    if os.environ.get("NEAT_PROGRESS") == "always":
+        return True
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def progress_bar(
@@ -36,8 +56,8 @@ def progress_bar(
     unit
         What one step counts (e.g. ``"point"``, ``"step"``, ``"image"``).
     enabled
-        True or False to force the bar on or off; None (default) shows it only when stderr is a
-        terminal, so logs and pipes stay clean.
+        False turns the bar off; True or None (default) show it when stderr is a terminal (see
+        :class:`ProgressBar`), so logs and pipes stay clean.
     """
-    show = sys.stderr.isatty() if enabled is None else enabled
+    show = _terminal(None) if enabled is None else enabled
     return ProgressBar(total=total, desc=desc, unit=unit, disable=not show, **kwargs)

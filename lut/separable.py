@@ -127,6 +127,32 @@ class SeparableCell:
                     power = magnitude.mul_(power) if last else power * magnitude
                     yield power
 
+    def pair_table(self, g_min: float, g_max: float) -> PairTable:
+        """The matrices of :meth:`weights` for a differential pair, as a function of the signed
+        programmed fraction s in [-1, 1] (see :class:`PairTable`).
+
+        Parameters
+        ----------
+        g_min, g_max
+            Conductances (S) of s = 0 and of |s| = 1: G+ = g_min + max(s, 0) (g_max - g_min),
+            G- = g_min + max(-s, 0) (g_max - g_min).
+        """
+        form = self.to(torch.float64, "cpu")
+        inner = (form.g_grid - g_min) / (g_max - g_min)
+        inside = (inner > 0) & (inner < 1)
+        s = torch.cat([inner.new_zeros(1), inner[inside], inner.new_ones(1)])
+        h = form.weights(form.a(g_min + (g_max - g_min) * s))  # (n_terms, m + 1) at |s| = s
+        slope = torch.diff(h, dim=1) / torch.diff(s)  # (n_terms, m) per unit s
+        intercept = h[:, :-1] - h[:, :1] - s[:-1] * slope  # W(s) = intercept + s slope, s >= 0
+        return PairTable(
+            g_grid=form.g_grid,
+            g_min=float(g_min),
+            g_max=float(g_max),
+            offset=int(interval_index(form.g_grid, form.g_grid.new_tensor(g_min))),
+            intercept=torch.cat([-intercept.flip(1), intercept], dim=1).contiguous(),
+            slope=torch.cat([slope.flip(1), slope], dim=1).contiguous(),
+        )
+
     @staticmethod
     def _odd_poly(coef: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         """u * (c_1 + c_2 |u| + ... + c_d |u|^(d-1)): the odd extension of sum_p c_p v^p."""
@@ -137,6 +163,100 @@ class SeparableCell:
         for c in coef.flip(0)[1:-1]:
             inner = (inner + c) * magnitude
         return (inner + coef[0]) * u
+
+
+@dataclass(frozen=True)
+class PairTable:
+    """The weight-side matrices of a differential pair as a piecewise-linear function of the
+    signed programmed fraction s = q(f+) - q(f-) in [-1, 1] (q: conductance quantization).
+
+    With G+ = G_min + max(s, 0) dG and G- = G_min + max(-s, 0) dG, every a_k is linear in G
+    between the LUT's conductance grid points, so W_p(s) = sum_k c_kp (a_k(G+) - a_k(G-)) is
+    exactly linear in s between those points mapped to s (both signs): one interval lookup and
+    one multiply-add per term and weight, instead of two lookups of K values and a change of
+    basis. On interval j, W_p(s) = ``intercept[p, j] + s * slope[p, j]``.
+
+    The interval of |s| is found on the conductance grid, at G = g_min + |s| (g_max - g_min),
+    with the very arithmetic of :meth:`SeparableCell.a`: at a breakpoint (a quantized level can
+    be one) both pick the same interval, so gradients agree too.
+
+    Attributes
+    ----------
+    g_grid
+        The LUT's conductance grid (S).
+    g_min, g_max
+        The conductances of s = 0 and |s| = 1 (S).
+    offset
+        The conductance-grid interval of g_min (that of |s| = 0).
+    intercept, slope
+        Per term and signed interval (the m intervals of s <= 0, from -1 up, then the m of
+        s >= 0), shape ``(n_terms, 2 m)``; A (intercept) and A per unit s (slope).
+    """
+
+    g_grid: torch.Tensor
+    g_min: float
+    g_max: float
+    offset: int
+    intercept: torch.Tensor
+    slope: torch.Tensor
+
+    def to(self, dtype: torch.dtype, device: torch.device | str) -> PairTable:
+        """This table with its tensors in ``dtype`` on ``device``."""
+        g_grid, intercept, slope = (
+            t.to(dtype=dtype, device=device) for t in (self.g_grid, self.intercept, self.slope)
+        )
+        return PairTable(g_grid, self.g_min, self.g_max, self.offset, intercept, slope)
+
+    def __call__(self, s: torch.Tensor) -> torch.Tensor:
+        """W_p(s) for signed fractions ``s`` (dimensionless, in [-1, 1]), shape
+        ``(n_terms, *s.shape)`` (contiguous), differentiable in ``s``.
+
+        Equal to :meth:`SeparableCell.weights` of ``a(G+) - a(G-)`` up to rounding, its gradient
+        included: at a breakpoint both use the interval of the larger |s| (at s = 0, that of
+        s > 0).
+        """
+        m, n = self.slope.shape[1] // 2, self.g_grid.numel()
+        x = s.detach()
+        j = x.abs().mul_(self.g_max - self.g_min).add_(self.g_min)  # G (S), as SeparableCell.a
+        step = uniform_step(self.g_grid)
+        if step is not None and self.offset == 0 and m == n - 1:  # as interval_index, in float
+            j = j.sub_(self.g_grid[0]).div_(step).floor_().clamp_(0, n - 2)
+        else:
+            j = (interval_index(self.g_grid, j) - self.offset).clamp(0, m - 1).to(x.dtype)
+        # the signed interval: m + j for s >= 0, m - 1 - j for s < 0 (float arithmetic, exact)
+        index = torch.copysign(j.add_(0.5), x).add_(m - 0.5).long()
+        return _PairLookup.apply(s, index, self.intercept, self.slope)
+
+
+class _PairLookup(torch.autograd.Function):
+    """``out[p] = intercept[p, index] + s * slope[p, index]``, differentiable in ``s``."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        s: torch.Tensor,
+        index: torch.Tensor,
+        intercept: torch.Tensor,
+        slope: torch.Tensor,
+    ) -> torch.Tensor:
+        out = s.new_empty((intercept.shape[0], *s.shape))
+        flat = index.reshape(-1)
+        for p in range(intercept.shape[0]):
+            torch.index_select(intercept[p], 0, flat, out=out[p].view(-1))
+            out[p].addcmul_(s, slope[p].index_select(0, flat).view(s.shape))
+        ctx.save_for_backward(index, slope)
+        return out
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
+    ) -> tuple[torch.Tensor, None, None, None]:
+        index, slope = ctx.saved_tensors
+        flat = index.reshape(-1)
+        grad_s = grad[0] * slope[0].index_select(0, flat).view(index.shape)
+        for p in range(1, slope.shape[0]):
+            grad_s.addcmul_(grad[p], slope[p].index_select(0, flat).view(index.shape))
+        return grad_s, None, None, None
 
 
 def interval(
@@ -161,18 +281,44 @@ def interval(
     """
     if clamp:
         x = x.clamp(grid[0], grid[-1])
+    i = interval_index(grid, x.detach())
+    return i, (x - grid[i]) / (grid[i + 1] - grid[i])
+
+
+def interval_index(grid: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The interval index of :func:`interval` alone: ``0 <= i <= n - 2`` with
+    ``grid[i] <= x < grid[i + 1]`` inside the grid (the last interval holds ``grid[-1]``).
+
+    Parameters
+    ----------
+    grid
+        The grid (any units), strictly increasing, at least 2 points.
+    x
+        The points to locate (not differentiated), same units and dtype as ``grid``.
+    """
+    n = grid.numel()
+    step = uniform_step(grid)
+    if step is not None:
+        return torch.floor((x - grid[0]) / step).long().clamp(0, n - 2)
+    return (torch.searchsorted(grid, x.contiguous(), right=True) - 1).clamp(0, n - 2)
+
+
+def uniform_step(grid: torch.Tensor) -> torch.Tensor | None:
+    """The step of a constant-step ``grid`` (0-d tensor, the grid's units and dtype), or None
+    when the steps differ (beyond the grid's own precision)."""
     n = grid.numel()
     step = (grid[-1] - grid[0]) / (n - 1)
-    if torch.allclose(
+    # Uniform within the grid's own precision (float32 copies of a float64 grid included).
+    # A point located one interval off by rounding gets t slightly outside [0, 1]: the linear
+    # interpolation on that interval is still exact there.
+    tolerance = 64 * torch.finfo(grid.dtype).eps * float(grid.abs().max()) + 1e-9 * float(step)
+    uniform = torch.allclose(
         grid,
         grid[0] + step * torch.arange(n, dtype=grid.dtype, device=grid.device),
         rtol=0,
-        atol=1e-9 * float(step),
-    ):
-        i = torch.floor((x.detach() - grid[0]) / step).long().clamp(0, n - 2)
-    else:
-        i = (torch.searchsorted(grid, x.detach().contiguous(), right=True) - 1).clamp(0, n - 2)
-    return i, (x - grid[i]) / (grid[i + 1] - grid[i])
+        atol=tolerance,
+    )
+    return step if uniform else None
 
 
 def _interp_1d(grid: torch.Tensor, values: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

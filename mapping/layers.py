@@ -22,7 +22,7 @@ from torch import nn
 
 from neatxbar.core.checks import check_number
 from neatxbar.lut.interp import CellLUT
-from neatxbar.lut.separable import SeparableCell
+from neatxbar.lut.separable import PairTable, SeparableCell
 from neatxbar.mapping.config import MappingConfig, check_v_gate
 from neatxbar.mapping.crossbar import exact_column_sum, fast_column_sum
 from neatxbar.mapping.errors import MappingError
@@ -54,6 +54,7 @@ class _CrossbarMapping(nn.Module):
         self.v_gate = check_v_gate("v_gate", config.v_gate if v_gate is None else v_gate)
         lut.gate_index(self.v_gate)  # LUTError when the gate voltage is not on the grid
         self._forms: dict[tuple[torch.dtype, torch.device, float], SeparableCell] = {}
+        self._pair_tables: dict[tuple[torch.dtype, torch.device, float], PairTable] = {}
         self._cached: dict[str, tuple[tuple, torch.Tensor]] = {}
 
     @property
@@ -66,6 +67,13 @@ class _CrossbarMapping(nn.Module):
         if key not in self._forms:
             self._forms[key] = self.form.to(like.dtype, like.device)
         return self._forms[key]
+
+    def _pair_table(self, like: torch.Tensor) -> PairTable:
+        key = (like.dtype, like.device, self.v_gate)
+        if key not in self._pair_tables:
+            table = self.form.pair_table(*self.g_range)
+            self._pair_tables[key] = table.to(like.dtype, like.device)
+        return self._pair_tables[key]
 
     @property
     def g_range(self) -> tuple[float, float]:
@@ -81,14 +89,45 @@ class _CrossbarMapping(nn.Module):
             return weight.new_tensor(self.config.w_cut)
         return weight.abs().max().clamp_min(_TINY)
 
-    def conductance_pair(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(G+, G-) in S for ``weight``, same shape; weights beyond w_scale are clipped."""
+    def programmed_fractions(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(q+, q-): the fractions of G_max - G_min above G_min programmed into G+ and G-
+        (dimensionless, in [0, 1], quantized by ``conductance_bits``) for ``weight``, same
+        shape. With f = w / w_scale clipped to [-1, 1]: q+ = q(max(f, 0)), q- = q(max(-f, 0))."""
         f = (weight / self.weight_scale(weight)).clamp(-1.0, 1.0)
         bits = self.config.conductance_bits
+        return tuple(quantize_unit(part.clamp_min(0.0), bits) for part in (f, -f))
+
+    def conductance_pair(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G+, G-) in S for ``weight``, same shape; weights beyond w_scale are clipped."""
         g_min, g_max = self.g_range
-        return tuple(
-            g_min + (g_max - g_min) * quantize_unit(part.clamp_min(0.0), bits) for part in (f, -f)
-        )
+        return tuple(g_min + (g_max - g_min) * q for q in self.programmed_fractions(weight))
+
+    def fast_weight_matrices(
+        self,
+        arrange: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
+        *,
+        reference: bool = False,
+    ) -> torch.Tensor:
+        """The fast path's weight-side matrices, ``(n_terms, *arrange(weight).shape)`` (A):
+        W_p = sum_k c_kp (a_k(G+) - a_k(G-)) for every weight (see
+        :meth:`~neatxbar.lut.separable.SeparableCell.weights`), rebuilt from the weight.
+
+        Parameters
+        ----------
+        arrange
+            Applied to the per-weight tensor before the lookup (``torch.t`` for a Linear's
+            ``(in, out)`` layout).
+        reference
+            False (default): one lookup of the signed fraction q+ - q- in the layer's
+            :class:`~neatxbar.lut.separable.PairTable`. True: a_k at G+ and G-, their difference
+            and the change of basis (the definition; slower).
+        """
+        if reference:
+            form = self._form(self.weight)
+            gp, gn = self.conductance_pair(self.weight)
+            return form.weights(form.a(arrange(gp)) - form.a(arrange(gn)))
+        q_plus, q_minus = self.programmed_fractions(self.weight)
+        return self._pair_table(self.weight)(arrange(q_plus - q_minus))
 
     def output_scale(self) -> torch.Tensor:
         """Factor from differential current (A) back to the layer's units, per unit x_scale."""
@@ -231,13 +270,8 @@ class CrossbarLinear(_CrossbarMapping):
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone())
 
     def _fast_weights(self) -> torch.Tensor:
-        form = self._form(self.weight)
-
-        def build() -> torch.Tensor:
-            gp, gn = self.conductance_pair(self.weight)
-            return form.weights(form.a(gp.t()) - form.a(gn.t()))  # (n_terms, in, out)
-
-        return self.weight_side("fast_weights", build)
+        # (n_terms, in, out)
+        return self.weight_side("fast_weights", lambda: self.fast_weight_matrices(torch.t))
 
     def _fast_sum(self) -> ColumnSum:
         form, w = self._form(self.weight), self._fast_weights()
@@ -304,13 +338,8 @@ class CrossbarConv2d(_CrossbarMapping):
         return F.conv2d(x, w, None, self.stride, self.padding, self.dilation, self.groups)
 
     def _fast_weights(self) -> torch.Tensor:
-        form = self._form(self.weight)
-
-        def build() -> torch.Tensor:
-            gp, gn = self.conductance_pair(self.weight)
-            return form.weights(form.a(gp) - form.a(gn))  # (n_terms, out, in/groups, kh, kw)
-
-        return self.weight_side("fast_weights", build)
+        # (n_terms, out, in/groups, kh, kw)
+        return self.weight_side("fast_weights", self.fast_weight_matrices)
 
     def _fast(self, u: torch.Tensor) -> torch.Tensor:
         form, w = self._form(self.weight), self._fast_weights()

@@ -55,6 +55,22 @@ def small_cnn(num_classes: int = 10, in_channels: int = 1, image_size: int = 8) 
     )
 
 
+@_register("cnn-bn")
+def small_cnn_bn(num_classes: int = 10, in_channels: int = 1, image_size: int = 8) -> nn.Module:
+    """:func:`small_cnn` with a BatchNorm after each convolution (a quick deep-network stand-in)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 16, 3, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1, bias=False),
+        nn.BatchNorm2d(32),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * (image_size // 2) ** 2, num_classes),
+    )
+
+
 @_register("vgg11")
 def vgg11(num_classes: int = 10, in_channels: int = 3, image_size: int = 32) -> nn.Module:
     """VGG11 for 32x32 images (batch norm, one linear classifier), as in CIFAR work."""

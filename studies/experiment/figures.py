@@ -1,6 +1,12 @@
-"""The experiment's two figures: accuracy and energy saving against the gate voltage.
+"""The experiment's figures (matplotlib without pyplot, ``neatxbar.core.files.new_figure``).
 
-matplotlib without pyplot (``neatxbar.core.files.new_figure``), imported only when drawing.
+- ``accuracy_vs_vgate.png``: the headline: test accuracy against the gate voltage of every layer
+  for software, naive mapping, BatchNorm re-estimation, NEAT and training through the emulation,
+  beside the energy saving of each gate voltage against 1.0 V.
+- ``energy_vs_vgate.png``: energy per inference by part (array read, gate, DAC, ADC).
+- ``neat_iterations.png``: per NEAT (or emulation-training) iteration, the trained model's
+  accuracy and each layer's share of weights inside the linear region.
+- ``gates_per_layer.png``: the gate voltage per layer of the data-free and data-driven choices.
 """
 
 from __future__ import annotations
@@ -9,33 +15,119 @@ from collections.abc import Callable
 from pathlib import Path
 
 from neatxbar.core.files import new_figure, save_png
-from neatxbar.studies.experiment.results import ExperimentResult
+from neatxbar.studies.experiment.results import ExperimentResult, Setting
 
 XLABEL = "gate voltage of every layer, $V_\\mathrm{gate}$ (V)"
 
+#: (attribute of Setting, legend label, marker)
+CURVES = (
+    ("naive", "naive mapping", "o-"),
+    ("naive_bn", "naive + BN re-estimated", "v--"),
+    ("neat", "NEAT", "s-"),
+    ("neat_bn", "NEAT + BN re-estimated", "D--"),
+    ("emulation", "trained through the emulation", "*"),
+)
 
-def draw_figures(
-    result: ExperimentResult, v_gates: list[float], path: Callable[[str], Path]
-) -> None:
-    """Draw ``accuracy_vs_vgate.png`` and ``energy_vs_vgate.png`` from the homogeneous settings
-    (the first ``len(v_gates)``); ``path(name)`` is where the file ``name`` is written."""
-    homogeneous = result.settings[: len(v_gates)]
-    fig = new_figure((6.4, 4.2))
-    ax = fig.subplots()
-    ax.axhline(100 * result.software, color="black", ls="--", label="software")
-    ax.plot(v_gates, [100 * s.naive for s in homogeneous], "o-", label="naive mapping")
-    neat = [(v, 100 * s.neat) for v, s in zip(v_gates, homogeneous, strict=True) if s.neat]
-    if neat:
-        ax.plot(*zip(*neat, strict=True), "s-", label="NEAT")
+
+def draw_figures(result: ExperimentResult, path: Callable[[str], Path]) -> None:
+    """Draw every figure; ``path(name)`` is where the file ``name`` is written."""
+    accuracy_figure(result, path("accuracy_vs_vgate.png"))
+    energy_figure(result, path("energy_vs_vgate.png"))
+    iterations_figure(result, path("neat_iterations.png"))
+    gates_figure(result, path("gates_per_layer.png"))
+
+
+def _points(v_gates: list[float], settings: list[Setting], attr: str) -> list[tuple[float, float]]:
+    values = [(v, getattr(s, attr)) for v, s in zip(v_gates, settings, strict=True)]
+    return [(v, 100 * a) for v, a in values if a is not None]
+
+
+def accuracy_figure(result: ExperimentResult, path: Path) -> None:
+    """Accuracy against V_gate (left) and the naive mapping's energy saving (right)."""
+    fig = new_figure((10.5, 4.2))
+    ax, ax_e = fig.subplots(1, 2, width_ratios=(2, 1))
+    ax.axhline(100 * result.software, color="black", ls=":", label="software (ideal)")
+    for attr, label, style in CURVES:
+        points = _points(result.v_gates, result.homogeneous, attr)
+        if points:
+            ax.plot(*zip(*points, strict=True), style, label=label, ms=8 if "*" in style else 5)
     ax.set_xlabel(XLABEL)
     ax.set_ylabel("test accuracy (%)")
+    ax.set_ylim(0, 102)
     ax.grid(alpha=0.3)
-    ax.legend()
-    save_png(fig, path("accuracy_vs_vgate.png"))
+    ax.legend(fontsize=8, loc="lower right")
+    savings = _points(result.v_gates, result.homogeneous, "saving_naive")
+    if savings:
+        ax_e.bar(*zip(*savings, strict=True), width=0.03, color="tab:green")
+    ax_e.set_xlabel(XLABEL)
+    ax_e.set_ylabel("energy saving against 1.0 V (%)")
+    ax_e.grid(alpha=0.3, axis="y")
+    save_png(fig, path)
+
+
+def energy_figure(result: ExperimentResult, path: Path) -> None:
+    """Stacked energy per inference by part for each homogeneous gate voltage (pJ)."""
     fig = new_figure((6.4, 4.2))
     ax = fig.subplots()
-    ax.bar(v_gates, [100 * (s.saving_naive or 0.0) for s in homogeneous], width=0.03)
+    bottom = [0.0] * len(result.v_gates)
+    for part, label in (("read", "array read"), ("gate", "gate"), ("dac", "DAC"), ("adc", "ADC")):
+        values = [s.energy_pj.get(part, 0.0) for s in result.homogeneous]
+        ax.bar(result.v_gates, values, width=0.03, bottom=bottom, label=label)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_xlabel(XLABEL)
-    ax.set_ylabel("energy saving against 1.0 V (%)")
+    ax.set_ylabel("energy per inference (pJ)")
     ax.grid(alpha=0.3, axis="y")
-    save_png(fig, path("energy_vs_vgate.png"))
+    ax.legend(fontsize=8)
+    save_png(fig, path)
+
+
+def iterations_figure(result: ExperimentResult, path: Path) -> None:
+    """Accuracy per iteration of every training log (left); linear share per layer and
+    iteration of the first log (right, one line per layer)."""
+    fig = new_figure((10.5, 4.2))
+    ax, ax_s = fig.subplots(1, 2)
+    for log in result.logs:
+        steps = range(1, len(log.accuracy) + 1)
+        ax.plot(steps, [100 * a for a in log.accuracy], "o-", label=log.label)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("test accuracy of the model being trained (%)")
+    ax.grid(alpha=0.3)
+    if result.logs:
+        ax.legend(fontsize=7)
+        first = next((log for log in result.logs if log.label.startswith("neat")), result.logs[0])
+        layers = list(first.initial_share)
+        for k, name in enumerate(layers):
+            shares = [first.initial_share[name]] + [s.get(name, 0.0) for s in first.share]
+            ax_s.plot(
+                range(len(shares)),
+                [100 * s for s in shares],
+                lw=2 if k == 0 else 0.8,
+                label=name if k in (0, len(layers) - 1) else None,
+            )
+        ax_s.set_title(f"{first.label}: weights inside the linear region", fontsize=9)
+        ax_s.legend(fontsize=7, title="layer (first, last)", title_fontsize=7)
+    ax_s.set_xlabel("iteration (0: before NEAT)")
+    ax_s.set_ylabel("share of weights (%)")
+    ax_s.grid(alpha=0.3)
+    save_png(fig, path)
+
+
+def gates_figure(result: ExperimentResult, path: Path) -> None:
+    """V_gate per layer of the per-layer settings (data-free, data-driven), as grouped bars."""
+    chosen = [s for s in result.settings if "per layer" in s.label and "wires" not in s.label]
+    fig = new_figure((10.5, 4.0))
+    ax = fig.subplots()
+    if chosen:
+        layers = list(chosen[0].gates)
+        width = 0.8 / len(chosen)
+        for k, s in enumerate(chosen):
+            xs = [i + (k - (len(chosen) - 1) / 2) * width for i in range(len(layers))]
+            ax.bar(xs, [s.gates[n] for n in layers], width=width, label=s.label.split(":")[0])
+        ax.set_xticks(range(len(layers)), layers, rotation=60, ha="right", fontsize=7)
+        low = min(min(s.gates.values()) for s in chosen)
+        ax.set_ylim(max(0.0, low - 0.1), None)
+        ax.legend(fontsize=8)
+    ax.set_xlabel("crossbar layer (input first)")
+    ax.set_ylabel("$V_\\mathrm{gate}$ (V)")
+    ax.grid(alpha=0.3, axis="y")
+    save_png(fig, path)

@@ -13,9 +13,10 @@ Every input is checked before the first file is written.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,14 @@ from neatxbar.core.jsonout import dumps_strict
 from neatxbar.core.outputs import OutputFolder
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import convert
-from neatxbar.mapping.energy import EnergyConfig, model_energy
+from neatxbar.mapping.energy import EnergyConfig, EnergyReport, model_energy
 from neatxbar.mapping.gates import resolve_gate_voltages
 from neatxbar.mapping.layers import crossbar_layers
 from neatxbar.mapping.vgate import data_driven, data_free
 from neatxbar.spice.params import Wires
 from neatxbar.studies.experiment.figures import draw_figures
 from neatxbar.studies.experiment.report import markdown
-from neatxbar.studies.experiment.results import ExperimentResult, Setting
+from neatxbar.studies.experiment.results import ExperimentResult, Setting, TrainingLog
 from neatxbar.studies.experiment.settings import (
     FIGURES,
     LUT_FILES,
@@ -48,10 +49,11 @@ from neatxbar.studies.experiment.settings import (
     ExperimentConfig,
     ExperimentSpec,
 )
+from neatxbar.training.calibration import has_batchnorm, reestimate_batchnorm
 from neatxbar.training.checkpoint import save_checkpoint
 from neatxbar.training.data import DatasetSplits, load_dataset
 from neatxbar.training.models import MODELS, build_model
-from neatxbar.training.neat import neat_train, weight_scales
+from neatxbar.training.neat import NeatConfig, neat_train, weight_scales
 from neatxbar.training.run import model_from_checkpoint
 from neatxbar.training.trainer import evaluate, train
 
@@ -115,24 +117,32 @@ def run_experiment(
     runner = _Runner(
         config, lut, model, scales, fit, splits.test, x, energy, folder, progress, _shape(splits)
     )
-    settings = [runner.setting(f"all layers at {v:.2f} V", v, f"neat-{v:.2f}") for v in exp.v_gates]
+    settings = [runner.homogeneous(v) for v in exp.v_gates]
     weights = {name: layer.weight for name, layer in crossbar_layers(model).items()}
     free = data_free(weights, scales, lut, coverage=exp.coverage, highest=1.0)
     settings.append(runner.setting("data-free per layer: " + _text(free), free, "neat-data-free"))
+    selection = Subset(validation, range(min(exp.selection_samples, len(validation))))
     gates, _, _ = data_driven(
         list(scales),
         lut,
-        lambda g: evaluate(runner.naive(g), validation),
+        lambda g: evaluate(runner.naive(g), selection),
         baseline=1.0,
         budget=exp.accuracy_budget,
+        lowest=min(exp.v_gates),
     )
     settings.append(runner.setting("data-driven per layer: " + _text(gates), gates, None))
     if exp.wire_ohm > 0:
         settings.append(runner.wired(f"data-free per layer, {exp.wire_ohm:g}-ohm wires", free))
-    result = ExperimentResult(out, software, settings, out / "report.md", [])
+    result = ExperimentResult(
+        out, software, settings, out / "report.md", [], runner.logs, list(exp.v_gates)
+    )
     with folder.staging() as stage:  # the final files, committed together
-        draw_figures(result, exp.v_gates, stage.file)
-        data = {"software": software, "settings": [dataclasses.asdict(s) for s in settings]}
+        draw_figures(result, stage.file)
+        data = {
+            "software": software,
+            "settings": [dataclasses.asdict(s) for s in settings],
+            "logs": [dataclasses.asdict(log) for log in runner.logs],
+        }
         write_text(stage.file("results.json"), dumps_strict(data, indent=2))
         write_text(stage.file("report.md"), markdown(result, config, lut))
     result.figures = [out / name for name in FIGURES]
@@ -247,6 +257,7 @@ class _Runner:
     folder: OutputFolder
     progress: bool
     shape: dict[str, int]
+    logs: list[TrainingLog] = field(default_factory=list)
 
     def naive(
         self,
@@ -258,25 +269,55 @@ class _Runner:
             model or self.model, self.lut, self.config.mapping, v_gate=gates, weight_scales=scales
         ).eval()
 
-    def saving(self, twin: nn.Module) -> float:
-        return 1 - model_energy(twin, self.x, self.energy).relative_to_baseline
+    def energy_of(self, twin: nn.Module) -> EnergyReport:
+        return model_energy(twin, self.x, self.energy)
+
+    def calibrated(self, twin: nn.Module) -> float | None:
+        """Test accuracy of ``twin`` with its BatchNorm statistics re-estimated through it (None
+        when the experiment does not ask for it or the model has no BatchNorm)."""
+        exp = self.config.experiment
+        if not exp.bn_recalibration or not has_batchnorm(twin):
+            return None
+        twin = reestimate_batchnorm(copy.deepcopy(twin), self.fit, exp.calibration_samples)
+        return evaluate(twin, self.test)
+
+    def homogeneous(self, v_gate: float) -> Setting:
+        """Every layer at ``v_gate``: naive, NEAT where asked and possible, emulation-trained
+        where asked."""
+        exp = self.config.experiment
+        asked = exp.neat_v_gates
+        neat = asked is None or any(abs(v_gate - v) <= 1e-9 for v in asked)
+        result = self.setting(
+            f"all layers at {v_gate:.2f} V", v_gate, f"neat-{v_gate:.2f}" if neat else None
+        )
+        if any(abs(v_gate - v) <= 1e-9 for v in exp.emulation_v_gates):
+            trained = self._trained(f"emulation-{v_gate:.2f}", result.gates, self.config.emulation)
+            twin = self.naive(result.gates, trained, self.scales)
+            result.emulation = evaluate(twin, self.test)
+        return result
 
     def setting(self, label: str, gates: float | dict[str, float], name: str | None) -> Setting:
         """Naive and (when ``name`` is given) NEAT accuracy and energy saving at ``gates``; the
         NEAT model is saved as ``<name>.pt``."""
         twin = self.naive(gates)
         per_layer = resolve_gate_voltages(self.model, gates)
-        result = Setting(label, per_layer, evaluate(twin, self.test), None, self.saving(twin), None)
+        report = self.energy_of(twin)
+        result = Setting(label, per_layer, evaluate(twin, self.test))
+        result.saving_naive = 1 - report.relative_to_baseline
+        result.energy_pj = _energy_parts(report)
+        result.naive_bn = self.calibrated(twin)
         if name is None:
-            result.note = "naive mapping only (the selection keeps the naive accuracy)"
+            result.note = "no NEAT asked for this setting"
             return result
         bounds = [float(self.lut.w_max[self.lut.gate_index(v)]) for v in per_layer.values()]
         if min(bounds) == 0:
             result.note = "no NEAT: w_max = 0 (no conductance is linear within the tolerance)"
             return result
-        trained = self._neat(name, per_layer)
+        trained = self._trained(name, per_layer, self.config.neat)
         twin = self.naive(per_layer, trained, self.scales)
-        result.neat, result.saving_neat = evaluate(twin, self.test), self.saving(twin)
+        result.neat = evaluate(twin, self.test)
+        result.saving_neat = 1 - self.energy_of(twin).relative_to_baseline
+        result.neat_bn = self.calibrated(twin)
         return result
 
     def wired(self, label: str, gates: dict[str, float]) -> Setting:
@@ -288,33 +329,63 @@ class _Runner:
         mapping = dataclasses.replace(self.config.mapping, wires=wires)
         subset = Subset(self.test, range(min(exp.wire_samples, len(self.test))))
         naive = convert(self.model, self.lut, mapping, v_gate=gates).eval()
-        trained = self._neat("neat-data-free", gates)
+        trained = self._trained("neat-data-free", gates, self.config.neat)
         neat = convert(trained, self.lut, mapping, v_gate=gates, weight_scales=self.scales).eval()
         note = f"with wires, on the first {len(subset)} test images; energy not modelled with wires"
         accuracy = evaluate(naive, subset), evaluate(neat, subset)
         return Setting(label, gates, *accuracy, None, None, note)
 
-    def _neat(self, name: str, gates: dict[str, float]) -> nn.Module:
+    def _trained(self, name: str, gates: dict[str, float], how: NeatConfig) -> nn.Module:
+        """NEAT (or training through the emulation) from the software model at ``gates``, saved
+        as ``<name>.pt`` with its per-iteration log, or reloaded from there."""
         path = self.folder.path / f"{name}.pt"
         if path.exists():
-            return model_from_checkpoint(path)[0]
+            model, header = model_from_checkpoint(path)
+            self._log(name, header.get("log", {}))
+            return model
         trained, log = neat_train(
             self.model,
             self.lut,
             self.fit,
             self.test,
             gates,
-            self.config.neat,
+            how,
             self.config.mapping,
             progress=self.progress,
         )
+        record = {"accuracy": log.accuracy, "share": log.share, "initial_share": log.initial_share}
         header: dict[str, Any] = {
             "model": self.config.experiment.model,
             "v_gate": gates,
             "weight_scales": log.scales,
             "neat_accuracy": log.accuracy,
             "linear_share": log.share[-1],
+            "log": record,
         }
         self.folder.record([path.name])
         save_checkpoint(path, trained, header | self.shape)
+        self._log(name, record)
         return trained
+
+    def _log(self, name: str, record: dict[str, Any]) -> None:
+        self.logs.append(
+            TrainingLog(
+                name,
+                list(record.get("accuracy", [])),
+                list(record.get("share", [])),
+                dict(record.get("initial_share", {})),
+            )
+        )
+
+
+def _energy_parts(report: EnergyReport) -> dict[str, float]:
+    """An energy report's totals by part, in pJ per inference."""
+    parts = {
+        "read": report.read_j,
+        "gate": report.gate_j,
+        "dac": report.dac_j,
+        "adc": report.adc_j,
+        "total": report.total_j,
+        "baseline": report.baseline_total_j,
+    }
+    return {k: v * 1e12 for k, v in parts.items()}

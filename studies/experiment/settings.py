@@ -23,7 +23,12 @@ from neatxbar.training.trainer import TrainConfig
 VALIDATION_FRACTION = 0.2  # of the training split, held out for the data-driven selection
 DEFAULT_PRESET = "paper"  # the LUT preset when neither lut nor lut_preset is given
 MARKER = "experiment.json"
-FIGURES = ("accuracy_vs_vgate.png", "energy_vs_vgate.png")
+FIGURES = (
+    "accuracy_vs_vgate.png",
+    "energy_vs_vgate.png",
+    "neat_iterations.png",
+    "gates_per_layer.png",
+)
 FINAL_FILES = ("results.json", "report.md", *FIGURES)
 LUT_FILES = ("lut.h5", "lut.h5.partial", "lut.h5.partial.tmp")  # characterize's own names
 
@@ -52,6 +57,17 @@ class ExperimentSpec:
     wire_ohm, wire_samples
         Above 0 ohm: one more row with wires of this resistance per segment, on the first
         ``wire_samples`` test images.
+    neat_v_gates
+        Gate voltages (V, among ``v_gates``) at which NEAT runs; None: every one of ``v_gates``
+        whose bound w_max is above 0.
+    emulation_v_gates
+        Gate voltages (V, among ``v_gates``) at which the software model is also trained through
+        the emulation (the ``[emulation]`` table); empty: none.
+    bn_recalibration, calibration_samples
+        Also report each mapping with its BatchNorm statistics re-estimated through the crossbar
+        twin on this many training images (``neatxbar.training.calibration``).
+    selection_samples
+        Validation images the data-driven gate selection evaluates each trial on.
     """
 
     name: str = "experiment"
@@ -66,6 +82,11 @@ class ExperimentSpec:
     seed: int = 0
     wire_ohm: float = 0.0
     wire_samples: int = 120
+    neat_v_gates: list[float] | None = None
+    emulation_v_gates: list[float] = field(default_factory=list)
+    bn_recalibration: bool = True
+    calibration_samples: int = 512
+    selection_samples: int = 128
 
     def validate(self) -> ExperimentSpec:
         """Raise :class:`ConfigError` naming the first bad field; return self."""
@@ -82,6 +103,16 @@ class ExperimentSpec:
             raise ConfigError(f"experiment.coverage must be in (0, 1], got {self.coverage}")
         if not self.wire_ohm >= 0 or self.wire_samples < 1:
             raise ConfigError("experiment.wire_ohm must be >= 0 ohm and wire_samples >= 1")
+        for name in ("neat_v_gates", "emulation_v_gates"):
+            values = getattr(self, name) or []
+            if not all(isinstance(v, int | float) for v in values):
+                raise ConfigError(f"experiment.{name} must be a list of voltages")
+            for v in values:
+                check_v_gate(f"experiment.{name}", v)
+                if not any(abs(v - w) <= 1e-9 for w in self.v_gates):
+                    raise ConfigError(f"experiment.{name}: {v} V is not one of v_gates")
+        if self.calibration_samples < 1 or self.selection_samples < 1:
+            raise ConfigError("experiment.calibration_samples and selection_samples must be >= 1")
         if not 0 <= self.accuracy_budget < 1:
             raise ConfigError(
                 f"experiment.accuracy_budget must be in [0, 1), got {self.accuracy_budget}"
@@ -100,16 +131,26 @@ class ExperimentSpec:
         """Every file name the experiment may write into its folder."""
         names = [MARKER, *(LUT_FILES if self.lut is None else ()), "software.pt"]
         names += [f"neat-{v:.2f}.pt" for v in self.v_gates] + ["neat-data-free.pt"]
+        names += [f"emulation-{v:.2f}.pt" for v in self.emulation_v_gates]
         return names + list(FINAL_FILES)
+
+
+#: Training through the emulation: two epochs of Adam on the crossbar twin, no clipping.
+EMULATION_DEFAULTS = NeatConfig(
+    iterations=2, epochs_per_iteration=1, lr=1e-3, clip=False, hardware_in_the_loop=True
+)
 
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """The whole experiment: ``[experiment]``, ``[train]``, ``[neat]``, ``[mapping]``."""
+    """The whole experiment: ``[experiment]``, ``[train]``, ``[neat]``, ``[emulation]`` (training
+    through the emulation: a :class:`NeatConfig` with ``hardware_in_the_loop``, without clipping
+    by default) and ``[mapping]``."""
 
     experiment: ExperimentSpec = field(default_factory=ExperimentSpec)
     train: TrainConfig = field(default_factory=TrainConfig)
     neat: NeatConfig = field(default_factory=NeatConfig)
+    emulation: NeatConfig = field(default_factory=lambda: EMULATION_DEFAULTS)
     mapping: MappingConfig = field(default_factory=MappingConfig)
 
     def validate(self) -> ExperimentConfig:
@@ -117,6 +158,9 @@ class ExperimentConfig:
         self.experiment.validate()
         self.train.validate()
         self.neat.validate()
+        self.emulation.validate()
+        if not self.emulation.hardware_in_the_loop:
+            raise ConfigError("emulation.hardware_in_the_loop must be true (it is what it does)")
         self.mapping.validate()
         return self
 
@@ -128,6 +172,7 @@ class ExperimentConfig:
             "experiment": ExperimentSpec,
             "train": TrainConfig,
             "neat": NeatConfig,
+            "emulation": NeatConfig,
             "mapping": MappingConfig,
         }
         check_tables(path, homes, "experiment config")

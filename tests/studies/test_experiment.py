@@ -74,6 +74,72 @@ def test_experiment_writes_a_report_and_resumes(tmp_path: Path) -> None:
     assert "another experiment config" in refused.output
 
 
+BN_CONFIG = """
+[experiment]
+name = "tiny-bn"
+dataset = "digits"
+model = "cnn-bn"
+lut_preset = "quick"
+v_gates = [0.75, 1.0]
+neat_v_gates = [0.75]
+emulation_v_gates = [0.75]
+calibration_samples = 128
+selection_samples = 32
+
+[train]
+epochs = 2
+device = "cpu"
+
+[neat]
+iterations = 2
+epochs_per_iteration = 1
+lr = 1e-3
+device = "cpu"
+
+[emulation]
+iterations = 1
+epochs_per_iteration = 1
+lr = 1e-3
+clip = false
+hardware_in_the_loop = true
+device = "cpu"
+"""
+
+
+def test_batchnorm_emulation_and_logs_reach_the_report(tmp_path: Path) -> None:
+    config = tmp_path / "bn.toml"
+    config.write_text(BN_CONFIG)
+    out = tmp_path / "out"
+    result = _run(config, out)
+    assert result.exit_code == 0, result.output
+    results = json.loads((out / "results.json").read_text())
+    by_label = {s["label"]: s for s in results["settings"]}
+    low, high = by_label["all layers at 0.75 V"], by_label["all layers at 1.00 V"]
+    for value in (low["naive_bn"], low["neat"], low["neat_bn"], low["emulation"], high["naive_bn"]):
+        assert 0.0 <= value <= 1.0
+    assert high["neat"] is None and high["emulation"] is None  # asked only at 0.75 V
+    assert low["energy_pj"]["total"] < low["energy_pj"]["baseline"]
+    parts = ("read", "gate", "dac", "adc")
+    assert abs(sum(low["energy_pj"][p] for p in parts) - low["energy_pj"]["total"]) < 1e-6
+    # The per-iteration logs: NEAT's two iterations (linear share per layer) and the emulation's.
+    logs = {log["label"]: log for log in results["logs"]}
+    assert set(logs) >= {"neat-0.75", "emulation-0.75", "neat-data-free"}
+    assert len(logs["neat-0.75"]["accuracy"]) == 2 and len(logs["emulation-0.75"]["accuracy"]) == 1
+    layers = ["0", "3", "8"]
+    assert list(logs["neat-0.75"]["share"][-1]) == layers
+    assert all(share == 1.0 for share in logs["neat-0.75"]["share"][-1].values())  # clipped
+    # The per-layer gate figure's data: a gate voltage for every crossbar layer, on the grid.
+    for label, setting in by_label.items():
+        if "per layer" in label:
+            assert list(setting["gates"]) == layers
+            assert all(0.7 - 1e-9 <= v <= 1.0 + 1e-9 for v in setting["gates"].values())
+    report = (out / "report.md").read_text()
+    assert report.index("| software (ideal float)") < report.index("## The paper and this run")
+    assert "NEAT improves ResNet18" in report and "trained through the emulation" in report
+    for figure in ("accuracy_vs_vgate.png", "neat_iterations.png", "gates_per_layer.png"):
+        assert (out / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_bad_experiment_configs_exit_2_with_one_line(tmp_path: Path) -> None:
     cases = {
         "malformed.toml": "[experiment\nname = 1",
