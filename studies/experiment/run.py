@@ -239,7 +239,12 @@ def _software_model(
 
 
 def _text(gates: dict[str, float]) -> str:
-    return ", ".join(f"{k}: {v:.2f}" for k, v in gates.items()) + " V"
+    """A per-layer choice in a few words: every gate voltage when there are a few layers, else
+    the range and the mean (the full choice is in results.json and the per-layer figure)."""
+    if len(gates) <= 4:
+        return ", ".join(f"{k}: {v:.2f}" for k, v in gates.items()) + " V"
+    values = list(gates.values())
+    return f"{min(values):.2f}-{max(values):.2f} V, mean {sum(values) / len(values):.3f} V"
 
 
 @dataclass
@@ -307,7 +312,6 @@ class _Runner:
         result.energy_pj = _energy_parts(report)
         result.naive_bn = self.calibrated(twin)
         if name is None:
-            result.note = "no NEAT asked for this setting"
             return result
         bounds = [float(self.lut.w_max[self.lut.gate_index(v)]) for v in per_layer.values()]
         if min(bounds) == 0:

@@ -135,9 +135,9 @@ class ExperimentSpec:
         return names + list(FINAL_FILES)
 
 
-#: Training through the emulation: two epochs of Adam on the crossbar twin, no clipping.
+#: Training through the emulation: two epochs of Adam (lr 1e-4) on the crossbar twin, no clipping.
 EMULATION_DEFAULTS = NeatConfig(
-    iterations=2, epochs_per_iteration=1, lr=1e-3, clip=False, hardware_in_the_loop=True
+    iterations=2, epochs_per_iteration=1, lr=1e-4, clip=False, hardware_in_the_loop=True
 )
 
 
