@@ -53,7 +53,7 @@ characterize: install
 		$(BIN)/neat characterize --preset $$name --out luts/$$name.h5 || exit 1; \
 	done
 
-# The main job: the NEAT experiment on the digits with the paper LUT, end to end (a few minutes on
+# The main job: ResNet18 on the digits with the paper LUT, end to end (about 8 minutes on
 # 2 cores; a rerun reuses what exists), then the figures of the LUT.
 demo: install
 	$(BIN)/neat doctor

@@ -76,8 +76,16 @@ def _measured(result: ExperimentResult) -> dict[str, str]:
         verdict = "agrees" if gates[0] > middle else "does not show it"
         out["layers"] = (
             f"data-free choice: input layer {gates[0]:.2f} V, median of the intermediate layers "
-            f"{middle:.2f} V, last layer {gates[-1]:.2f} V: this run {verdict}"
+            f"{middle:.2f} V, last layer {gates[-1]:.2f} V: it {verdict}"
         )
+        driven = next((s for s in per_layer if s.label.startswith("data-driven")), None)
+        if driven is not None:
+            values = list(driven.gates.values())
+            out["layers"] += (
+                f"; data-driven (greedy, input layer first): input layer {values[0]:.2f} V, "
+                f"median {statistics.median(values):.2f} V (the first layers tried take the "
+                "accuracy budget first)"
+            )
     return out
 
 

@@ -372,6 +372,8 @@ class _Runner:
         return trained
 
     def _log(self, name: str, record: dict[str, Any]) -> None:
+        if any(log.label == name for log in self.logs):  # a checkpoint used twice
+            return
         self.logs.append(
             TrainingLog(
                 name,
