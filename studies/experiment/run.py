@@ -115,7 +115,18 @@ def run_experiment(
     x = torch.stack([splits.test[i][0] for i in range(count)])
     energy = EnergyConfig.from_lut(lut)
     runner = _Runner(
-        config, lut, model, scales, fit, splits.test, x, energy, folder, progress, _shape(splits)
+        config,
+        lut,
+        model,
+        scales,
+        fit,
+        splits.test,
+        x,
+        energy,
+        folder,
+        progress,
+        _shape(splits),
+        software,
     )
     settings = [runner.homogeneous(v) for v in exp.v_gates]
     weights = {name: layer.weight for name, layer in crossbar_layers(model).items()}
@@ -262,6 +273,7 @@ class _Runner:
     folder: OutputFolder
     progress: bool
     shape: dict[str, int]
+    software: float = 1.0
     logs: list[TrainingLog] = field(default_factory=list)
 
     def naive(
@@ -290,11 +302,16 @@ class _Runner:
         """Every layer at ``v_gate``: naive, NEAT where asked and possible, emulation-trained
         where asked."""
         exp = self.config.experiment
-        asked = exp.neat_v_gates
-        neat = asked is None or any(abs(v_gate - v) <= 1e-9 for v in asked)
-        result = self.setting(
-            f"all layers at {v_gate:.2f} V", v_gate, f"neat-{v_gate:.2f}" if neat else None
-        )
+        label, name = f"all layers at {v_gate:.2f} V", f"neat-{v_gate:.2f}"
+        if exp.neat_when_loss is not None:  # NEAT where the naive mapping loses more than that
+            result = self.setting(label, v_gate, None)
+            if self.software - result.naive > exp.neat_when_loss:
+                result = self.setting(label, v_gate, name)
+        else:
+            asked = exp.neat_v_gates is None or any(
+                abs(v_gate - v) <= 1e-9 for v in exp.neat_v_gates
+            )
+            result = self.setting(label, v_gate, name if asked else None)
         if any(abs(v_gate - v) <= 1e-9 for v in exp.emulation_v_gates):
             trained = self._trained(f"emulation-{v_gate:.2f}", result.gates, self.config.emulation)
             twin = self.naive(result.gates, trained, self.scales)

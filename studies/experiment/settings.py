@@ -57,9 +57,11 @@ class ExperimentSpec:
     wire_ohm, wire_samples
         Above 0 ohm: one more row with wires of this resistance per segment, on the first
         ``wire_samples`` test images.
-    neat_v_gates
-        Gate voltages (V, among ``v_gates``) at which NEAT runs; None: every one of ``v_gates``
-        whose bound w_max is above 0.
+    neat_v_gates, neat_when_loss
+        Gate voltages (V, among ``v_gates``) at which NEAT runs (None: every one whose bound w_max
+        is above 0); or, with ``neat_when_loss`` set (a fraction, e.g. 0.02 for 2 points),
+        NEAT at every one of ``v_gates`` where the naive mapping loses more than that against
+        software (and w_max is above 0); not both.
     emulation_v_gates
         Gate voltages (V, among ``v_gates``) at which the software model is also trained through
         the emulation (the ``[emulation]`` table); empty: none.
@@ -83,6 +85,7 @@ class ExperimentSpec:
     wire_ohm: float = 0.0
     wire_samples: int = 120
     neat_v_gates: list[float] | None = None
+    neat_when_loss: float | None = None
     emulation_v_gates: list[float] = field(default_factory=list)
     bn_recalibration: bool = True
     calibration_samples: int = 512
@@ -111,6 +114,13 @@ class ExperimentSpec:
                 check_v_gate(f"experiment.{name}", v)
                 if not any(abs(v - w) <= 1e-9 for w in self.v_gates):
                     raise ConfigError(f"experiment.{name}: {v} V is not one of v_gates")
+        if self.neat_when_loss is not None:
+            if not 0 <= self.neat_when_loss < 1:
+                raise ConfigError(
+                    f"experiment.neat_when_loss must be in [0, 1), got {self.neat_when_loss}"
+                )
+            if self.neat_v_gates is not None:
+                raise ConfigError("experiment: give neat_v_gates or neat_when_loss, not both")
         if self.calibration_samples < 1 or self.selection_samples < 1:
             raise ConfigError("experiment.calibration_samples and selection_samples must be >= 1")
         if not 0 <= self.accuracy_budget < 1:

@@ -146,6 +146,15 @@ def test_bad_experiment_configs_exit_2_with_one_line(tmp_path: Path) -> None:
         "unknown.toml": CONFIG + "\nbogus = 1\n",
         "offgrid.toml": CONFIG.replace("[0.75, 1.0]", "[0.77]"),
         "model.toml": CONFIG.replace('model = "mlp"', 'model = "transformer"'),
+        "neat-both.toml": CONFIG.replace(
+            "accuracy_budget", "neat_v_gates = [0.75]\nneat_when_loss = 0.02\naccuracy_budget"
+        ),
+        "neat-loss.toml": CONFIG.replace(
+            "accuracy_budget", "neat_when_loss = 1.5\naccuracy_budget"
+        ),
+        "emulation-off-grid.toml": CONFIG.replace(
+            "accuracy_budget", "emulation_v_gates = [0.8]\naccuracy_budget"
+        ),
     }
     for name, text in cases.items():
         path = tmp_path / name
