@@ -143,43 +143,34 @@ def _path(info_name: str | None, parent: click.Context | None) -> str:
     return " ".join(part for part in (parent and parent.command_path, info_name) if part)
 
 
-class NeatCommand(click.Command):
+class _Guarded:
+    """What :class:`NeatCommand` and :class:`NeatGroup` share: parsing and running inside
+    :func:`_guard` (one-line usage errors, Ctrl-C as exit 130, bugs with their traceback)."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        with _guard(_path(info_name, parent)):
+            return super().make_context(info_name, args, parent, **extra)  # type: ignore[misc]
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _guard(ctx.command_path):
+            return super().invoke(ctx)  # type: ignore[misc]
+
+
+class NeatCommand(_Guarded, click.Command):
     """A click command whose usage errors take one line and exit 2, whose Ctrl-C takes one line
     and exits 130, and whose bugs show their traceback and exit 1."""
 
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        with _guard(_path(info_name, parent)):
-            return super().make_context(info_name, args, parent, **extra)
 
-    def invoke(self, ctx: click.Context) -> Any:
-        with _guard(ctx.command_path):
-            return super().invoke(ctx)
-
-
-class NeatGroup(click.Group):
+class NeatGroup(_Guarded, click.Group):
     """A click group that treats errors as :class:`NeatCommand` does, its sub-commands' included."""
 
     command_class = NeatCommand
-
-    def make_context(
-        self,
-        info_name: str | None,
-        args: list[str],
-        parent: click.Context | None = None,
-        **extra: Any,
-    ) -> click.Context:
-        with _guard(_path(info_name, parent)):
-            return super().make_context(info_name, args, parent, **extra)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        with _guard(ctx.command_path):
-            return super().invoke(ctx)
 
 
 NeatGroup.group_class = NeatGroup

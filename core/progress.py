@@ -1,7 +1,7 @@
 """The progress bar of every long run: tqdm, quiet when stderr is not a terminal.
 
-tqdm's monitor thread is turned off so that a Ctrl-C always reaches the main thread (which defers
-it while ngspice runs, see :mod:`neatxbar.spice.session`).
+tqdm's monitor thread is turned off so that a Ctrl-C always reaches the main thread (where the
+SPICE floor defers it while ngspice runs).
 """
 
 from __future__ import annotations

@@ -303,15 +303,15 @@ class _Runner:
         where asked."""
         exp = self.config.experiment
         label, name = f"all layers at {v_gate:.2f} V", f"neat-{v_gate:.2f}"
+        result = self.setting(label, v_gate, None)
         if exp.neat_when_loss is not None:  # NEAT where the naive mapping loses more than that
-            result = self.setting(label, v_gate, None)
-            if self.software - result.naive > exp.neat_when_loss:
-                result = self.setting(label, v_gate, name)
+            asked = self.software - result.naive > exp.neat_when_loss
         else:
             asked = exp.neat_v_gates is None or any(
                 abs(v_gate - v) <= 1e-9 for v in exp.neat_v_gates
             )
-            result = self.setting(label, v_gate, name if asked else None)
+        if asked:
+            self.add_neat(result, name)
         if any(abs(v_gate - v) <= 1e-9 for v in exp.emulation_v_gates):
             trained = self._trained(f"emulation-{v_gate:.2f}", result.gates, self.config.emulation)
             twin = self.naive(result.gates, trained, self.scales)
@@ -328,18 +328,23 @@ class _Runner:
         result.saving_naive = 1 - report.relative_to_baseline
         result.energy_pj = _energy_parts(report)
         result.naive_bn = self.calibrated(twin)
-        if name is None:
-            return result
-        bounds = [float(self.lut.w_max[self.lut.gate_index(v)]) for v in per_layer.values()]
+        if name is not None:
+            self.add_neat(result, name)
+        return result
+
+    def add_neat(self, result: Setting, name: str) -> None:
+        """NEAT's accuracy and energy saving at ``result.gates`` into ``result`` (the model is
+        saved as ``<name>.pt``); a note instead where a bound is 0."""
+        gates = result.gates
+        bounds = [float(self.lut.w_max[self.lut.gate_index(v)]) for v in gates.values()]
         if min(bounds) == 0:
             result.note = "no NEAT: w_max = 0 (no conductance is linear within the tolerance)"
-            return result
-        trained = self._trained(name, per_layer, self.config.neat)
-        twin = self.naive(per_layer, trained, self.scales)
+            return
+        trained = self._trained(name, gates, self.config.neat)
+        twin = self.naive(gates, trained, self.scales)
         result.neat = evaluate(twin, self.test)
         result.saving_neat = 1 - self.energy_of(twin).relative_to_baseline
         result.neat_bn = self.calibrated(twin)
-        return result
 
     def wired(self, label: str, gates: dict[str, float]) -> Setting:
         """Naive and NEAT (data-free checkpoint) accuracy with wire resistance, on the first
