@@ -29,7 +29,14 @@ from neatxbar.training.checkpoint import (
 from neatxbar.training.data import DatasetSplits, load_dataset
 from neatxbar.training.models import build_model
 from neatxbar.training.neat import NeatConfig, NeatResult, neat_train
-from neatxbar.training.trainer import TrainConfig, distributed, evaluate, resolve_device, train
+from neatxbar.training.trainer import (
+    TrainConfig,
+    distributed,
+    evaluate,
+    finish_distributed,
+    resolve_device,
+    train,
+)
 
 
 @dataclass
@@ -178,6 +185,7 @@ def run_training(
     result.header = header
     if out is not None and (not distributed() or dist.get_rank() == 0):
         result.checkpoint = save_checkpoint(out, model, header)
+    finish_distributed()
     return result
 
 

@@ -113,6 +113,17 @@ def init_distributed(device: torch.device) -> None:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
 
+def finish_distributed() -> None:
+    """Leave the process group after a barrier (every rank done, rank 0's checkpoint written).
+
+    A gloo group still alive when the interpreter exits can abort a rank in C++ ("terminate called
+    without an active exception"); destroying it first makes the exit clean.
+    """
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int) -> DataLoader:
     """A reproducible loader: seeded shuffling, no workers; sharded under DDP."""
     if distributed() and dist.is_initialized():
