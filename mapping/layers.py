@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +29,12 @@ from neatxbar.mapping.crossbar import exact_column_sum, fast_column_sum
 from neatxbar.mapping.errors import MappingError
 from neatxbar.mapping.quantize import quantize_symmetric, quantize_unit
 from neatxbar.mapping.tiling import row_tiles
+from neatxbar.mapping.wired_fast import WiredTiles
 
 _TINY = 1e-30
+
+#: What :meth:`_CrossbarMapping.weight_side` caches: a tensor or a tile reduction.
+_Built = TypeVar("_Built")
 
 #: A column sum over the input rows ``rows`` of signed inputs ``u``, masked by a phase or None.
 ColumnSum = Callable[[torch.Tensor, torch.Tensor | None, slice], torch.Tensor]
@@ -147,7 +152,7 @@ class _CrossbarMapping(nn.Module):
             u = torch.sign(u) * quantize_unit(u.abs().clamp(max=1.0), self.config.dac_bits)
         return u, x_scale
 
-    def weight_side(self, name: str, build: Callable[[], torch.Tensor]) -> torch.Tensor:
+    def weight_side(self, name: str, build: Callable[[], _Built]) -> _Built:
         """``build()``, a function of the weight only, cached under ``name`` while the weight is
         unchanged and no gradient is wanted (inference); rebuilt at every call in training."""
         weight = self.weight
@@ -216,12 +221,29 @@ class _CrossbarMapping(nn.Module):
 
         return column_sum
 
-    def _wired(self, u: torch.Tensor, weight_in_out: torch.Tensor) -> torch.Tensor:
-        """The circuit path (wire resistance): ``u`` (n, in), weights arranged (in, out)."""
-        from neatxbar.mapping.wired import wired_sum
+    def _wired(
+        self, u: torch.Tensor, in_out: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
+        """Wire resistance: ``u`` (n, in); ``in_out`` arranges the weight as (in, out).
 
-        gp, gn = self.conductance_pair(weight_in_out)
-        return wired_sum(self.lut, self.config, self.v_gate, gp, gn, u)
+        ``path = "fast"``: the reduced circuit of :mod:`~neatxbar.mapping.wired_fast`, its
+        once-per-weights work cached while the weight is unchanged (see :meth:`weight_side`);
+        ``path = "exact"``: every tile solved as a circuit (:mod:`~neatxbar.mapping.wired`).
+        """
+        from neatxbar.mapping.wired import wired_sum
+        from neatxbar.mapping.wired_fast import fast_wired_sum, reduce_tiles
+
+        if self.config.path == "exact":
+            gp, gn = self.conductance_pair(in_out(self.weight))
+            return wired_sum(self.lut, self.config, self.v_gate, gp, gn, u)
+
+        def build() -> WiredTiles:
+            gp, gn = self.conductance_pair(in_out(self.weight))
+            return reduce_tiles(self.lut, self.config, self.v_gate, gp, gn)
+
+        reduced = self.weight_side("wired_tiles", build)
+        n_out = in_out(self.weight).shape[1]
+        return fast_wired_sum(self.lut, self.config, reduced, u, n_out)
 
     def linear_in_inputs(self) -> bool:
         """True when the fast path is linear in the inputs (one term, degree 1, no DAC or ADC):
@@ -287,7 +309,7 @@ class CrossbarLinear(_CrossbarMapping):
         u, x_scale = self.normalized_inputs(x.reshape(-1, self.in_features), dims=(1,))
         scale = x_scale * self.output_scale()
         if self.config.wires.any:
-            current = self._wired(u, self.weight.t())
+            current = self._wired(u, torch.t)
             return self.finish(current, scale, self.bias).reshape(*shape[:-1], self.out_features)
         if self.config.path == "fast":
             column_sum = self._fast_sum()
@@ -371,7 +393,7 @@ class CrossbarConv2d(_CrossbarMapping):
         n, rows_total, positions = cols.shape
         flat = cols.transpose(1, 2).reshape(-1, rows_total)
         if self.config.wires.any:
-            out = self._wired(flat, self.weight.reshape(self.out_channels, -1).t())
+            out = self._wired(flat, lambda w: w.reshape(self.out_channels, -1).t())
         else:
             gp, gn = self.conductance_pair(self.weight)
             column_sum = self._exact_sum(

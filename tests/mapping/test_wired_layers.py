@@ -1,4 +1,5 @@
-"""Crossbar layers with wire resistance: the circuit path through physical tiles."""
+"""Crossbar layers with wire resistance: physical tiles, on the wired fast path (the default) and
+the reference circuit solver (``path = "exact"``)."""
 
 from __future__ import annotations
 
@@ -76,7 +77,9 @@ def test_one_wire_type_from_the_toml_file_to_the_solver(
     import neatxbar.mapping.wired as wired
 
     path = tmp_path / "m.toml"
-    path.write_text("[mapping]\nrows = 4\ncols = 4\n[mapping.wires]\nr_row = 2.0\nr_col = 3.0\n")
+    path.write_text(
+        '[mapping]\nrows = 4\ncols = 4\npath = "exact"\n[mapping.wires]\nr_row = 2.0\nr_col = 3.0\n'
+    )
     config = MappingConfig.from_toml(path)
     assert type(config.wires) is Wires and config.wires == Wires(r_row=2.0, r_col=3.0)
     seen = []

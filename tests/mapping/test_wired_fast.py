@@ -1,0 +1,139 @@
+"""The wired fast path against the reference circuit solver, on small arrays made here."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from neatxbar.lut import CellLUT
+from neatxbar.mapping import MappingConfig, convert
+from neatxbar.mapping.circuit import CircuitConfig, solve
+from neatxbar.mapping.wired import _tiles
+from neatxbar.mapping.wired_fast import column_currents, column_mode, reduce_tiles
+from neatxbar.spice.params import Wires
+
+WIRES = Wires(r_row=2.5, r_col=2.5)
+
+
+def _pairs(lut: CellLUT, rows: int, cols: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    span = lut.g_on_s - lut.g_min_s
+    return tuple(
+        lut.g_min_s + span * torch.rand(rows, cols // 2, generator=gen, dtype=torch.float64)
+        for _ in range(2)
+    )
+
+
+def _inputs(rows: int, kind: str, seed: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    v = torch.rand(32, rows, generator=gen, dtype=torch.float64)
+    if kind == "sparse":  # most rows at 0 V, as after a ReLU
+        v = v * (torch.rand(32, rows, generator=gen, dtype=torch.float64) < 0.3)
+        v[:, 0] = 0.5  # no vector all zero (its currents would all be about 0 A)
+    return v
+
+
+@pytest.mark.parametrize("size", [8, 16, 32])
+@pytest.mark.parametrize("v_gate", [0.75, 0.85, 1.0])
+@pytest.mark.parametrize("kind", ["uniform", "sparse"])
+def test_column_currents_match_the_reference_solver(
+    lut: CellLUT, size: int, v_gate: float, kind: str
+) -> None:
+    """Within 0.2 % of the circuit solver (of each vector's largest column current), where the
+    wires move the currents far more."""
+    gp, gn = _pairs(lut, size, size, seed=size)
+    config = MappingConfig(rows=size, cols=size, wires=WIRES)
+    v = _inputs(size, kind, seed=size + 1)
+    tile = _tiles(gp, gn, size, size // 2, lut.g_min_s)[0]
+    reference = solve(lut, tile, v * lut.v_max, v_gate, CircuitConfig(WIRES)).column_currents
+    fast = column_currents(reduce_tiles(lut, config, v_gate, gp, gn), v.unsqueeze(0))[0]
+    no_wires = lut.current(tile, (v * lut.v_max).unsqueeze(-1), v_gate).sum(dim=1)
+    largest = reference.abs().amax(dim=1, keepdim=True)  # per input vector
+    error = float(((fast - reference) / largest).abs().max())
+    wire_effect = float(((no_wires - reference) / largest).abs().max())
+    assert error < 2e-3
+    assert wire_effect > 10 * error
+
+
+def test_the_column_mode_is_the_leading_eigenvector() -> None:
+    lam, phi = column_mode(6, Wires(r_col=2.0, r_sense=1.0))
+    i = torch.arange(6, dtype=torch.float64)
+    resistance = 1.0 + 2.0 * (5 - torch.maximum(i[:, None], i[None, :]))
+    torch.testing.assert_close(resistance @ phi, lam * phi)
+    assert float(phi.norm()) == pytest.approx(1.0) and bool((phi > 0).all())
+
+
+def _net() -> nn.Module:
+    torch.manual_seed(0)
+    layers = [nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 5 * 5, 6)]
+    return nn.Sequential(*layers).double()
+
+
+@pytest.mark.parametrize("v_gate", [0.8, 1.0])
+def test_layers_match_the_reference_path(lut: CellLUT, v_gate: float) -> None:
+    """A conv and a linear layer, signed inputs (two phases) and several tiles per layer."""
+    x = torch.randn(3, 1, 5, 5, dtype=torch.float64)
+    config = MappingConfig(rows=16, cols=8, v_gate=v_gate, wires=WIRES)
+    with torch.no_grad():
+        fast = convert(_net(), lut, config)(x)
+        exact = convert(_net(), lut, MappingConfig(**{**config.__dict__, "path": "exact"}))(x)
+        per_cell = convert(_net(), lut, MappingConfig(rows=16, cols=8, v_gate=v_gate))(x)
+    scale = float(exact.abs().max())
+    assert float((fast - exact).abs().max()) < 2e-3 * scale
+    assert float((per_cell - exact).abs().max()) > 10 * float((fast - exact).abs().max())
+
+
+def test_gradients_are_those_of_the_fast_path(lut: CellLUT) -> None:
+    """gradcheck in the inputs and the weights (the once-per-weights work is differentiable)."""
+    torch.manual_seed(1)
+    layer = nn.Linear(5, 3).double()
+    twin = convert(nn.Sequential(layer), lut, MappingConfig(rows=4, cols=4, wires=WIRES))[0]
+    x = torch.rand(2, 5, dtype=torch.float64, requires_grad=True)
+
+    def forward(inputs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(twin, {"weight": weight, "bias": twin.bias}, (inputs,))
+
+    weight = twin.weight.detach().clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(forward, (x, weight), eps=1e-6, atol=1e-6, rtol=1e-4)
+
+
+def test_gradients_agree_with_the_reference_solver(lut: CellLUT) -> None:
+    grads = {}
+    for path in ("fast", "exact"):
+        torch.manual_seed(2)
+        net = nn.Sequential(nn.Linear(12, 4)).double()
+        twin = convert(net, lut, MappingConfig(rows=8, cols=8, path=path, wires=WIRES))
+        x = torch.rand(4, 12, dtype=torch.float64)
+        twin(x).square().sum().backward()
+        grads[path] = twin[0].weight.grad
+    error = (grads["fast"] - grads["exact"]).norm() / grads["exact"].norm()
+    assert float(error) < 1e-2
+
+
+def test_the_reduction_follows_the_weights(lut: CellLUT, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built once while the weights stay (inference), again when they change, and at every
+    forward that wants a gradient (training)."""
+    import neatxbar.mapping.wired_fast as wired_fast
+
+    calls = []
+    real = wired_fast.reduce_tiles
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(wired_fast, "reduce_tiles", counting)
+    twin = convert(nn.Sequential(nn.Linear(6, 2)).double(), lut, MappingConfig(wires=WIRES))
+    x = torch.rand(3, 6, dtype=torch.float64)
+    with torch.no_grad():
+        first = twin(x)
+        second = twin(x)
+        assert len(calls) == 1
+        torch.testing.assert_close(first, second)
+        twin[0].weight.mul_(0.5)
+        changed = twin(x)
+        assert len(calls) == 2 and not torch.allclose(first, changed)
+    twin(x).sum().backward()
+    twin(x).sum().backward()
+    assert len(calls) == 4
