@@ -53,11 +53,11 @@ H_DEGREE = 6
 S_DEGREE = 4
 
 #: Row voltages on which the rows are solved and the polynomials fitted.
-FIT_POINTS = 26
+FIT_POINTS = 13
 
 #: Row-solve iterations at most, and the tolerance on the row node voltages (V).
 ROW_ITERATIONS = 60
-ROW_TOLERANCE_V = 1e-10
+ROW_TOLERANCE_V = 1e-9
 
 #: How far below V_gate (V) the cells' slopes are taken: inside the gate interval below it.
 GATE_BELOW_V = 1e-6
@@ -173,7 +173,30 @@ def reduce_tiles(
     n_in, n_out = gp.shape
     t_in, t_out = math.ceil(n_in / rows), math.ceil(n_out / (cols // 2))
     tiles = _tiles(gp, gn, rows, cols // 2, lut.g_min_s)  # (t_in * t_out, rows, cols)
-    wires = config.wires
+    dtype = gp.dtype if gp.is_floating_point() else torch.get_default_dtype()
+    return _reduce(lut, tiles, t_in, t_out, v_gate, config.wires, dtype)
+
+
+def reduce_array(lut: CellLUT, g: torch.Tensor, v_gate: float, wires: Wires) -> WiredTiles:
+    """The reduction of one ``rows x cols`` array of conductances ``g`` (S) at ``v_gate`` (V):
+    :func:`column_currents` of it with ``v`` of shape (1, n, rows) gives (1, n, cols)."""
+    g = torch.as_tensor(g)
+    dtype = g.dtype if g.is_floating_point() else torch.get_default_dtype()
+    wires.validate()
+    return _reduce(lut, g.unsqueeze(0), 1, 1, v_gate, wires, dtype)
+
+
+def _reduce(
+    lut: CellLUT,
+    tiles: torch.Tensor,
+    t_in: int,
+    t_out: int,
+    v_gate: float,
+    wires: Wires,
+    dtype: torch.dtype,
+) -> WiredTiles:
+    """Row solves, fits and column-mode weighting of ``tiles`` (t_in * t_out, rows, cols)."""
+    _, rows, cols = tiles.shape
     lam, phi = column_mode(rows, wires)
     phi = phi.to(tiles.device)
     points = torch.linspace(0.0, 1.0, FIT_POINTS, dtype=torch.float64, device=tiles.device)
@@ -196,10 +219,7 @@ def reduce_tiles(
         t_in,
         t_out,
     )
-    dtype = gp.dtype if gp.is_floating_point() else torch.get_default_dtype()
-    return WiredTiles(
-        h_weights.to(dtype), s_weights.to(dtype), lam, rows, cols, t_in, t_out
-    )
+    return WiredTiles(h_weights.to(dtype), s_weights.to(dtype), lam, rows, cols, t_in, t_out)
 
 
 def _arrange(coef: torch.Tensor, t_in: int, t_out: int) -> torch.Tensor:
