@@ -68,7 +68,8 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     type=float,
     default=0.0,
     show_default=True,
-    help="Ohm per row and column wire segment: ngspice with wires, and the circuit solver.",
+    help="Ohm per row and column wire segment: ngspice with wires, the circuit solver and the "
+    "wired fast path.",
 )
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

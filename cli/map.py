@@ -60,7 +60,16 @@ def parse_v_gate(text: str | None) -> float | str | None:
 @click.option(
     "--config",
     type=click.Path(dir_okay=False),
-    help="TOML with a [mapping] table (tiles, DAC, ADC, path).",
+    help="TOML with a [mapping] table (tiles, DAC, ADC, path, [mapping.wires]).",
+)
+@click.option(
+    "--wires",
+    type=float,
+    metavar="OHM",
+    help="Wire resistance (ohm, finite, >= 0; 0 = ideal wires) of every row and every column "
+    "wire segment, driver and sense 0 ohm. Replaces the --config's [mapping.wires] (--wires "
+    "wins). Solved by the wired fast path (path = fast, the default) or the reference circuit "
+    "solver (path = exact, slow). The energy leaves the wires out, and says so.",
 )
 @click.option(
     "--coverage",
@@ -80,7 +89,8 @@ def parse_v_gate(text: str | None) -> float | str | None:
     "--samples",
     type=int,
     help="Evaluate on the first N test samples only (accuracy and energy; N >= 1) [all]. "
-    "Wired mappings solve a circuit per input: this bounds their time.",
+    "With wires, the reference solver (path = exact) solves a circuit per input: this bounds "
+    "its time.",
 )
 @click.option(
     "--out",
@@ -102,6 +112,7 @@ def map_command(
     data_dir: str | None,
     model_name: str | None,
     config: str | None,
+    wires: float | None,
     coverage: float,
     energy_samples: int,
     samples: int | None,
@@ -113,12 +124,14 @@ def map_command(
 
     Per setting (--vgate, --vgate-per-layer, --sweep; default the checkpoint's V_gate, else 1.0 V):
     crossbar accuracy, the share of each layer's weights in the linear region, the fast path's K and
-    the energy per inference against every layer at 1.0 V. Also installed as neat-map.
+    the energy per inference against every layer at 1.0 V. With --wires (or [mapping.wires]) the
+    crossbars have wire resistance, which the report names with its solver; its energies leave
+    the wires out. Also installed as neat-map.
     """
     from neatxbar.core.outputs import OutputFolder
     from neatxbar.mapping import MappingConfig
     from neatxbar.mapping.gates import load_gate_file
-    from neatxbar.studies.neat_map import FILES, deploy
+    from neatxbar.studies.neat_map import FILES, deploy, with_wires
 
     if vgate is not None and vgate_per_layer is not None:
         raise UserError("give --vgate or --vgate-per-layer, not both")
@@ -129,6 +142,7 @@ def map_command(
         if vgate_per_layer is not None:
             v_gate = load_gate_file(vgate_per_layer)
         mapping = MappingConfig.from_toml(config) if config else MappingConfig()
+        mapping = with_wires(mapping, wires, "--wires")
         report = deploy(
             checkpoint,
             lut,

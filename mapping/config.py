@@ -139,7 +139,8 @@ class MappingConfig:
     adc_range
         ADC full scale as a fraction of the tile's full-scale current.
     path
-        ``"fast"`` (separable form, K matrix products) or ``"exact"`` (cell by cell, reference).
+        ``"fast"`` (separable form, K matrix products; with wires the wired fast path) or
+        ``"exact"`` (cell by cell, reference; with wires the circuit solver).
     error_budget
         Fast path: largest cell error against the LUT, fraction of G_ON * V_max.
     interpolation
@@ -149,8 +150,10 @@ class MappingConfig:
     wires
         Wire resistances of every tile in ohm, a :class:`~neatxbar.spice.params.Wires`
         (``[mapping.wires]`` in TOML: ``r_row``, ``r_col``, ``r_driver``, ``r_sense``). Any above 0
-        switches the layers to the circuit solver (:mod:`neatxbar.mapping.circuit`): each
-        physical tile is solved as a circuit, both phases as separate reads.
+        maps each layer onto physical tiles with IR drop, both phases as separate reads: with
+        ``path = "fast"`` on the wired fast path (:mod:`neatxbar.mapping.wired_fast`, a reduced
+        circuit computed once per weights, then matrix products), with ``path = "exact"`` on the
+        reference circuit solver (:mod:`neatxbar.mapping.circuit`, every tile and input solved).
     """
 
     rows: int = 64

@@ -41,26 +41,36 @@ import torch
 import torch.nn.functional as F
 
 from neatxbar.core.checks import check_integer
+from neatxbar.lut.errors import LUTError
 from neatxbar.lut.interp import CellLUT
-from neatxbar.mapping.circuit import CircuitConvergenceError, _CellTable
+from neatxbar.lut.separable import interval, uniform_step
+from neatxbar.mapping.circuit import CircuitConvergenceError
 from neatxbar.mapping.config import MappingConfig
 from neatxbar.mapping.quantize import quantize_symmetric
 from neatxbar.mapping.wired import _tiles
 from neatxbar.spice.params import Wires
 
-#: Polynomial degree of h(v) (powers v^1..v^H_DEGREE) and of s(v) (powers v^0..v^S_DEGREE).
-H_DEGREE = 6
-S_DEGREE = 4
+#: The powers of v = V / V_max that h(v) (no constant: 0 V, no current) and s(v) are fitted with.
+H_POWERS = range(1, 7)
+S_POWERS = range(5)
+
+#: The secant of s is taken over the column rise of all rows at this fraction of V_max.
+SECANT_SCALE = 0.3
+
+#: Modes of the column profile (1 or 2) the Galerkin condition keeps.
+COLUMN_MODES = 2
+
+#: Largest error of a cell's h(v) in the compressed basis, a fraction of G_ON * V_max; and of its
+#: s(v) (and the cross term), a fraction of the layer's largest |s|.
+H_BUDGET = 2e-5
+S_BUDGET = 1e-3
 
 #: Row voltages on which the rows are solved and the polynomials fitted.
 FIT_POINTS = 13
 
 #: Row-solve iterations at most, and the tolerance on the row node voltages (V).
 ROW_ITERATIONS = 60
-ROW_TOLERANCE_V = 1e-9
-
-#: How far below V_gate (V) the cells' slopes are taken: inside the gate interval below it.
-GATE_BELOW_V = 1e-6
+ROW_TOLERANCE_V = 1e-6
 
 #: Cells (tiles x grid points x rows x cols) solved at once in the row solve.
 ROW_CHUNK_CELLS = 1 << 21
@@ -72,35 +82,43 @@ class WiredTiles:
 
     Attributes
     ----------
+    h_basis
+        (len(H_POWERS), K_h): the layer's basis for h(v), as coefficients of the powers.
     h_weights
-        (t_in, H_DEGREE * rows, 2 * t_out * cols): the coefficients of h (A) for H and of
-        phi_i h for A, stacked along the last axis; row blocks are the powers v^1..v^H_DEGREE.
+        (t_in, K_h * rows, 2 * t_out * cols): the coordinates of h (A) for H and of phi_i h for
+        A, stacked along the last axis; row blocks are the basis functions.
+    s_basis
+        (len(S_POWERS), K_s): the layer's basis for s(v) and the cross term.
     s_weights
-        (t_in, (S_DEGREE + 1) * rows, 2 * t_out * cols): the coefficients of phi_i s for S and
-        of phi_i^2 s for B (A/V), powers v^0..v^S_DEGREE.
+        (t_in, K_s * rows, 4 * t_out * cols): the coordinates of phi_i s for S, phi_i^2 s for
+        B (A/V), and of the cross term and phi_i times it.
     lam
         The leading eigenvalue of the column resistance matrix (ohm), with phi of unit norm.
     rows, cols, t_in, t_out
         Tile size (physical cells) and the tile grid.
     """
 
+    h_basis: torch.Tensor
     h_weights: torch.Tensor
+    s_basis: torch.Tensor
     s_weights: torch.Tensor
-    lam: float
+    lams: tuple[float, ...]
     rows: int
     cols: int
     t_in: int
     t_out: int
 
 
-def column_mode(rows: int, wires: Wires) -> tuple[float, torch.Tensor]:
-    """(lambda, phi): the leading eigenpair of a column wire's resistance matrix (ohm), phi of
-    unit norm and >= 0, float64. Row i's node sits at sum_k R_ik I_k above 0 V."""
+def column_modes(rows: int, wires: Wires, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(lambda, phi): the ``count`` leading eigenpairs of a column wire's resistance matrix,
+    eigenvalues (count,) in ohm, largest first, and eigenvectors (rows, count) of unit norm, the
+    first >= 0; float64. Row i's node sits at sum_k R_ik I_k above 0 V."""
     i = torch.arange(rows, dtype=torch.float64)
     resistance = wires.r_sense + wires.r_col * (rows - 1 - torch.maximum(i[:, None], i[None, :]))
     values, vectors = torch.linalg.eigh(resistance)
-    phi = vectors[:, -1]
-    return float(values[-1]), phi * torch.sign(phi.sum())
+    count = min(count, rows)
+    values, vectors = values.flip(0)[:count], vectors.flip(1)[:, :count]
+    return values, vectors * torch.sign(vectors.sum(0) + (vectors.sum(0) == 0))
 
 
 def _row_drop(currents: torch.Tensor, wires: Wires) -> torch.Tensor:
@@ -111,10 +129,70 @@ def _row_drop(currents: torch.Tensor, wires: Wires) -> torch.Tensor:
     return wires.r_driver * through[..., :1] + F.pad(drop, (1, 0))
 
 
+class _RowCells:
+    """The cells of a set of tiles with their column nodes at 0 V: V_gs = V_gate, so each cell
+    is a function of V_cell alone, tabulated once along the LUT's V_in grid (its conductance
+    interpolated as the trilinear LUT does). Evaluating it is a grid lookup and two gathers."""
+
+    def __init__(self, lut: CellLUT, g: torch.Tensor, v_gate: float) -> None:
+        k = lut.gate_index(v_gate)
+        below = max(k - 1, 0)  # the gate interval below V_gate (extrapolated at the grid's bottom)
+        table = lut.table.to(g.device)
+        ig, tg = interval(lut.g_grid.to(g.device), g.clamp(lut.g_min_s, lut.g_on_s))
+        tg = tg.unsqueeze(-1)
+
+        def along_v(gate: int) -> torch.Tensor:  # (..., n_v)
+            return torch.lerp(table[ig, :, gate], table[ig + 1, :, gate], tg)
+
+        self.current = along_v(k)
+        h_m = float(lut.vg_grid[below + 1] - lut.vg_grid[below])
+        self.gate_slope = (along_v(below + 1) - along_v(below)) / h_m
+        self.v0, self.n_v = float(lut.v_grid[0]), lut.v_grid.numel()
+        self.step = float(lut.v_grid[-1] - lut.v_grid[0]) / (self.n_v - 1)
+        if uniform_step(lut.v_grid) is None:
+            raise LUTError("the wired fast path needs a LUT with a constant-step V_in grid")
+
+    def _locate(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = (v - self.v0) / self.step
+        i = torch.floor(x.detach()).long().clamp(0, self.n_v - 2)
+        return i.unsqueeze(-1), (x - i).unsqueeze(-1)
+
+    def _at(self, table: torch.Tensor, i: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        table = table.unsqueeze(1).expand(-1, i.shape[1], -1, -1, -1)
+        low, high = table.gather(-1, i), table.gather(-1, i + 1)
+        return torch.lerp(low, high, t).squeeze(-1)
+
+    def __call__(self, v: torch.Tensor) -> torch.Tensor:
+        """Cell currents (A) at V_cell ``v`` >= 0 (tiles, points, rows, cols), in V."""
+        return self._at(self.current, *self._locate(v))
+
+    def lowered(self, v: torch.Tensor, rise: torch.Tensor) -> torch.Tensor:
+        """Cell currents (A) with the column node raised by ``rise`` (V): V_cell = v - rise and
+        V_gs = V_gate - rise (linear in V_gs on the gate interval below V_gate, as the LUT;
+        odd in V_cell, as the circuit solver)."""
+        cell = v - rise
+        sign = torch.where(cell < 0, -1.0, 1.0).to(cell.dtype)
+        i, t = self._locate(cell.abs())
+        return sign * (self._at(self.current, i, t) - rise * self._at(self.gate_slope, i, t))
+
+    def slopes(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(dI/dV_cell, dI/dV_gs) in A/V at ``v``: the V_in interval's slope, and the slope of
+        the gate interval below V_gate (a raised column node lowers V_gs)."""
+        i, t = self._locate(v)
+        table = self.current.unsqueeze(1).expand(-1, i.shape[1], -1, -1, -1)
+        slope_v = ((table.gather(-1, i + 1) - table.gather(-1, i)) / self.step).squeeze(-1)
+        return slope_v, self._at(self.gate_slope, i, t)
+
+
 def solve_rows(
-    lut: CellLUT, g: torch.Tensor, volts: torch.Tensor, v_gate: float, wires: Wires
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cell currents and their column sensitivity with every column node held at 0 V.
+    lut: CellLUT,
+    g: torch.Tensor,
+    volts: torch.Tensor,
+    v_gate: float,
+    wires: Wires,
+    rise: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cell currents and their slopes with every column node held at 0 V.
 
     Parameters
     ----------
@@ -122,6 +200,9 @@ def solve_rows(
         Conductances (S), (tiles, rows, cols).
     volts
         Row source voltages (V), (points,): every row of every tile driven at each in turn.
+    rise
+        None: s is the tangent -dI/dV_c at 0 V. Else a typical column-node rise of every cell
+        (V, > 0), (tiles, rows, cols): s is the secant over it.
 
     Returns
     -------
@@ -134,14 +215,12 @@ def solve_rows(
     CircuitConvergenceError
         The row iteration did not settle (wires far too resistive for the cells).
     """
-    cells = _CellTable(lut, g.to(torch.float64).unsqueeze(1))  # (tiles, 1, rows, cols)
+    cells = _RowCells(lut, g.to(torch.float64), v_gate)
     source = volts.to(torch.float64).view(1, -1, 1, 1)
-    gate = torch.full((), float(v_gate), dtype=torch.float64, device=g.device)
     node = source.expand(g.shape[0], -1, g.shape[1], g.shape[2])
     update = float("inf")
-    for iteration in range(1, ROW_ITERATIONS + 1):
-        current = cells(node, gate)[0]
-        new = source - _row_drop(current, wires)
+    for _ in range(ROW_ITERATIONS):
+        new = source - _row_drop(cells(node), wires)
         with torch.no_grad():
             update = float((new - node).abs().max())
         node = new
@@ -149,11 +228,20 @@ def solve_rows(
             break
     else:
         raise CircuitConvergenceError(ROW_ITERATIONS, update, ROW_TOLERANCE_V)
-    current = cells(node, gate)[0]
-    # a raised column node lowers V_gs: the slopes of the table's gate interval below V_gate
-    # (V_gate sits on a grid node, where the interval above has another slope)
-    _, slope_v, slope_gate = cells(node, gate - GATE_BELOW_V)
-    return current, slope_v + slope_gate, slope_v
+    current = cells(node)
+    slope_v, slope_gate = cells.slopes(node)
+    if rise is None:
+        return current, slope_v + slope_gate, slope_v
+    # the secant over a typical column rise: the cells' curvature in V_cell, on average
+    return current, (current - cells.lowered(node, rise.unsqueeze(1))) / rise.unsqueeze(1), slope_v
+
+
+def _column_rise(currents: torch.Tensor, wires: Wires) -> torch.Tensor:
+    """Column node voltages (V) over 0 V for cell currents (..., rows, cols) (A): the column
+    wire carries cells 0..i below row i, and the sense resistor the whole column."""
+    below = currents.cumsum(-2)  # current through the segment below row i
+    rise = wires.r_col * below[..., :-1, :].flip(-2).cumsum(-2).flip(-2)
+    return wires.r_sense * below[..., -1:, :] + F.pad(rise, (0, 0, 0, 1))
 
 
 def _fit(values: torch.Tensor, points: torch.Tensor, powers: range) -> torch.Tensor:
@@ -197,60 +285,141 @@ def _reduce(
 ) -> WiredTiles:
     """Row solves, fits and column-mode weighting of ``tiles`` (t_in * t_out, rows, cols)."""
     _, rows, cols = tiles.shape
-    lam, phi = column_mode(rows, wires)
-    phi = phi.to(tiles.device)
+    lams, phis = column_modes(rows, wires, COLUMN_MODES)
+    phis = phis.to(tiles.device)
+    phi = phis[:, 0]
     points = torch.linspace(0.0, 1.0, FIT_POINTS, dtype=torch.float64, device=tiles.device)
     step = max(1, ROW_CHUNK_CELLS // (FIT_POINTS * rows * cols))
     h_parts, s_parts = [], []
     for start in range(0, tiles.shape[0], step):
-        h, s, p = solve_rows(lut, tiles[start : start + step], points * lut.v_max, v_gate, wires)
+        chunk = tiles[start : start + step]
+        mid = solve_rows(lut, chunk, points[-1:] * SECANT_SCALE * lut.v_max, v_gate, wires)[0]
+        rise = _column_rise(mid[:, 0].detach(), wires).clamp_min(1e-6)
+        h, s, p = solve_rows(lut, chunk, points * lut.v_max, v_gate, wires, rise)
         # each column's expected mode current at mid-scale inputs: the shape of z over a tile
         typical = (phi.view(1, rows, 1) * h[:, FIT_POINTS // 2]).sum(1, keepdim=True)
         typical = typical / typical.mean(-1, keepdim=True)  # (tiles, 1, cols)
         cross = phi.view(1, 1, rows, 1) * p * _row_drop(s * typical.unsqueeze(1), wires)
-        h_parts.append(_fit(h, points, range(1, H_DEGREE + 1)))
-        s_parts.append(_fit(torch.stack([s, cross], dim=2), points, range(S_DEGREE + 1)))
-    h_coef = torch.cat(h_parts, dim=1)  # (H_DEGREE, tiles, rows, cols)
+        h_parts.append(_fit(h, points, H_POWERS))
+        s_parts.append(_fit(torch.stack([s, cross], dim=2), points, S_POWERS))
+    h_coef = torch.cat(h_parts, dim=1)  # (powers, tiles, rows, cols)
     s_coef, x_coef = torch.cat(s_parts, dim=1).unbind(2)
-    weight_phi = phi.view(1, 1, rows, 1)
-    h_weights = _arrange(torch.stack([h_coef, h_coef * weight_phi]), t_in, t_out)
-    s_weights = _arrange(
-        torch.stack([s_coef * weight_phi, s_coef * weight_phi**2, x_coef, x_coef * weight_phi]),
+    h_basis, (h_coef,) = _compress(H_POWERS, [h_coef], [H_BUDGET * lut.g_on_s * lut.v_max])
+    s_scale = [float(c.detach().abs().max()) * S_BUDGET for c in (s_coef, x_coef)]
+    s_basis, (s_coef, x_coef) = _compress(S_POWERS, [s_coef, x_coef], s_scale)
+    modes = [phis[:, m].view(1, 1, rows, 1) for m in range(phis.shape[1])]
+    pairs = [modes[m] * modes[k] for m in range(len(modes)) for k in range(m, len(modes))]
+    h_weights = _arrange(torch.stack([h_coef, *(h_coef * w for w in modes)]), t_in, t_out)
+    s_families = [
+        *(s_coef * w for w in modes),
+        *(s_coef * w for w in pairs),
+        x_coef,
+        *(x_coef * w for w in modes),
+    ]
+    s_weights = _arrange(torch.stack(s_families), t_in, t_out)
+    return WiredTiles(
+        h_basis.to(dtype),
+        h_weights.to(dtype),
+        s_basis.to(dtype),
+        s_weights.to(dtype),
+        tuple(float(x) for x in lams),
+        rows,
+        cols,
         t_in,
         t_out,
     )
-    return WiredTiles(h_weights.to(dtype), s_weights.to(dtype), lam, rows, cols, t_in, t_out)
+
+
+def _compress(
+    powers: range, coefs: list[torch.Tensor], tolerances: list[float]
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """A basis of few polynomials for the per-cell polynomials ``coefs`` (each (powers, ...)):
+    the fewest leading modes (on a fine grid of v in [0, 1]) that keep every cell's function
+    within its group's tolerance (in the coefficients' units, at every grid point; bounded by
+    the residual's 2-norm over the grid).
+
+    Returns the basis as power coefficients (len(powers), K), detached (the gradient flows
+    through the cells' coordinates), and each group's coordinates (K, ...).
+    """
+    fine = torch.linspace(0.0, 1.0, 101, dtype=torch.float64, device=coefs[0].device)
+    design = torch.stack([fine**p for p in powers], dim=1)  # (101, D)
+    _, r = torch.linalg.qr(design)
+    flat = [
+        (r @ c.reshape(len(powers), -1)) / tol for c, tol in zip(coefs, tolerances, strict=True)
+    ]
+    with torch.no_grad():
+        joined = torch.cat(flat, dim=1)
+        _, vectors = torch.linalg.eigh(joined @ joined.T)
+        vectors = vectors.flip(1)  # leading modes first
+        for k in range(1, len(powers) + 1):
+            modes = vectors[:, :k]
+            # q is orthonormal: a cell's residual on the grid is at most its 2-norm here
+            residual = joined - modes @ (modes.T @ joined)
+            if float(residual.square().sum(0).max()) <= 1.0:
+                break
+    basis = torch.linalg.solve_triangular(r, modes, upper=True)  # (D, K) power coefficients
+    coords = [
+        ((modes.T @ f) * tol).reshape(modes.shape[1], *c.shape[1:])
+        for f, c, tol in zip(flat, coefs, tolerances, strict=True)
+    ]
+    return basis, coords
 
 
 def _arrange(coef: torch.Tensor, t_in: int, t_out: int) -> torch.Tensor:
-    """(families, powers, t_in * t_out, rows, cols) -> (t_in, powers * rows, families * t_out *
-    cols), the right operand of a batched product with the powers of each row tile's inputs."""
-    families, powers, _, rows, cols = coef.shape
-    coef = coef.reshape(families, powers, t_in, t_out, rows, cols)
-    coef = coef.permute(2, 1, 4, 0, 3, 5)  # (t_in, powers, rows, families, t_out, cols)
-    return coef.reshape(t_in, powers * rows, families * t_out * cols)
+    """(families, terms, t_in * t_out, rows, cols) -> (t_in, terms * rows, families * t_out *
+    cols), the right operand of a batched product with the terms of each row tile's inputs."""
+    families, terms, _, rows, cols = coef.shape
+    coef = coef.reshape(families, terms, t_in, t_out, rows, cols)
+    coef = coef.permute(2, 1, 4, 0, 3, 5)  # (t_in, terms, rows, families, t_out, cols)
+    return coef.reshape(t_in, terms * rows, families * t_out * cols)
 
 
-def _powers(v: torch.Tensor, powers: range) -> torch.Tensor:
-    """(t_in, n, rows) -> (t_in, n, len(powers) * rows): v^p blocks, lowest power first."""
-    return torch.cat([v**p if p else torch.ones_like(v) for p in powers], dim=-1)
+def _features(v: torch.Tensor, powers: range, basis: torch.Tensor) -> torch.Tensor:
+    """(t_in, n, rows) -> (t_in, n, K * rows): the basis polynomials at v, term blocks."""
+    stacked = torch.stack([v**p if p else torch.ones_like(v) for p in powers], dim=-1)
+    return (stacked @ basis).transpose(-1, -2).flatten(-2)
 
 
 def column_currents(reduced: WiredTiles, v: torch.Tensor) -> torch.Tensor:
     """Column currents (A) of every physical tile, (t_in, n, t_out * cols), for row voltages as
     fractions of V_max ``v`` (t_in, n, rows) in [0, 1]: one read of every tile."""
-    half = reduced.t_out * reduced.cols
-    h_sums = torch.bmm(_powers(v, range(1, H_DEGREE + 1)), reduced.h_weights)
-    s_sums = torch.bmm(_powers(v, range(S_DEGREE + 1)), reduced.s_weights)
-    total, phi_h = h_sums.split(half, dim=-1)
-    phi_s, phi2_s, cross, phi_cross = s_sums.split(half, dim=-1)
-    lam = reduced.lam
-    shape = (*v.shape[:2], reduced.t_out, reduced.cols)  # the mean column mode of each tile
-    gain = (lam / (1 + lam * phi2_s)).reshape(shape)
-    alone = (gain * phi_h.reshape(shape)).mean(-1, keepdim=True)
-    mean_z = alone / (1 - (gain * phi_cross.reshape(shape)).mean(-1, keepdim=True))
-    z = gain * (phi_h.reshape(shape) + mean_z * phi_cross.reshape(shape))
-    return total - z.flatten(-2) * phi_s + mean_z.expand(shape).flatten(-2) * cross
+    count = len(reduced.lams)
+    shape = (*v.shape[:2], reduced.t_out, reduced.cols)
+    h_sums = torch.bmm(_features(v, H_POWERS, reduced.h_basis), reduced.h_weights)
+    s_sums = torch.bmm(_features(v, S_POWERS, reduced.s_basis), reduced.s_weights)
+    total, *phi_h = h_sums.reshape(*shape[:2], -1, *shape[2:]).unbind(2)
+    s_parts = list(s_sums.reshape(*shape[:2], -1, *shape[2:]).unbind(2))
+    phi_s, s_parts = s_parts[:count], s_parts[count:]
+    n_pairs = count * (count + 1) // 2
+    pair_s, (cross, *phi_cross) = s_parts[:n_pairs], s_parts[n_pairs:]
+    solve = _solve_one if count == 1 else _solve_two
+    alone = solve(reduced.lams, pair_s, phi_h)
+    per_cross = solve(reduced.lams, pair_s, phi_cross)
+    # the cross term's amplitude: the tile's mean first-mode coefficient, self-consistently
+    amplitude = alone[0].mean(-1, keepdim=True) / (1 - per_cross[0].mean(-1, keepdim=True))
+    out = total + amplitude * cross
+    for m in range(count):
+        out = out - (alone[m] + amplitude * per_cross[m]) * phi_s[m]
+    return out.flatten(-2)
+
+
+def _solve_one(
+    lams: tuple[float, ...], pair_s: list[torch.Tensor], rhs: list[torch.Tensor]
+) -> list[torch.Tensor]:
+    """z = lambda rhs / (1 + lambda B): the one-mode Galerkin condition per column."""
+    (lam,), (b,), (r,) = lams, pair_s, rhs
+    return [lam * r / (1 + lam * b)]
+
+
+def _solve_two(
+    lams: tuple[float, ...], pair_s: list[torch.Tensor], rhs: list[torch.Tensor]
+) -> list[torch.Tensor]:
+    """(1 + Lambda B) z = Lambda rhs for two modes per column (B symmetric: B11, B12, B22)."""
+    (l1, l2), (b11, b12, b22), (r1, r2) = lams, pair_s, rhs
+    m11, m12, m21, m22 = 1 + l1 * b11, l1 * b12, l2 * b12, 1 + l2 * b22
+    det = m11 * m22 - m12 * m21
+    r1, r2 = l1 * r1, l2 * r2
+    return [(r1 * m22 - m12 * r2) / det, (m11 * r2 - m21 * r1) / det]
 
 
 def fast_wired_sum(

@@ -1,4 +1,5 @@
-"""``neat compare``: whole crossbars in ngspice against the emulation (fast, exact, ideal, circuit).
+"""``neat compare``: whole crossbars in ngspice against the emulation (fast, exact, ideal; with
+wires also the circuit solver and the wired fast path).
 
 - :mod:`~neatxbar.studies.compare.settings`: :class:`CompareConfig`, what to simulate.
 - :mod:`~neatxbar.studies.compare.inputs`: the crossbars and input vectors, random and of a trained
@@ -32,12 +33,13 @@ from neatxbar.studies.compare.inputs import (
 from neatxbar.studies.compare.report import FILES, write_report
 from neatxbar.studies.compare.results import CaseResult, CompareReport, CompareRow
 from neatxbar.studies.compare.run import compare
-from neatxbar.studies.compare.settings import CASES, MODELS, CompareConfig
+from neatxbar.studies.compare.settings import CASES, MODELS, WIRED_MODELS, CompareConfig
 
 __all__ = [
     "CASES",
     "FILES",
     "MODELS",
+    "WIRED_MODELS",
     "CaseResult",
     "CompareConfig",
     "CompareReport",

@@ -23,29 +23,32 @@ _MARKERS = {"random": "o", "trained": "^"}
 def parity_figure(report: CompareReport) -> Figure:
     """Left: emulated against ngspice column current (µA, log-log) with y = x. Right: the
     relative error |I_model / I_spice - 1| (%, log) against the ngspice current, where the fast
-    path's small errors can be seen."""
+    path's small errors can be seen. With wires, the coloured model is the wired fast path (the
+    per-cell fast path leaves the wires out)."""
     fig = new_figure((11.5, 4.8))
     parity, error = fig.subplots(1, 2)
     sizes = list(report.config.sizes)
+    wired = report.config.wire_ohm > 0
+    fast, fast_name = ("wired-fast", "wired fast") if wired else ("fast", "fast")
     for case in report.cases:
         x = case.i_spice.ravel() * MICRO
         colour = f"C{sizes.index(case.size)}"
         marker = _MARKERS[case.case]
         for model, style in (
             ("ideal", {"color": "0.6", "alpha": 0.5, "s": 10}),
-            ("fast", {"color": colour, "alpha": 0.8, "s": 12}),
+            (fast, {"color": colour, "alpha": 0.8, "s": 12}),
         ):
             y = case.i_model[model].ravel() * MICRO
             label = (
-                f"{case.size}x{case.size} {case.case}, fast"
-                if model == "fast"
+                f"{case.size}x{case.size} {case.case}, {fast_name}"
+                if model == fast
                 else ("ideal G$^T$V (all)" if case is report.cases[0] else None)
             )
             kwargs = {"marker": marker, "linewidths": 0, "label": label, **style}
             parity.scatter(x, y, **kwargs)
             relative = np.maximum(np.abs(y / x - 1), REL_ERR_FLOOR)
             error.scatter(x, 100 * relative, **{**kwargs, "label": None})
-    drawn = [a for c in report.cases for a in (c.i_spice, c.i_model["fast"], c.i_model["ideal"])]
+    drawn = [a for c in report.cases for a in (c.i_spice, c.i_model[fast], c.i_model["ideal"])]
     lo = min(float(a.min()) for a in drawn) * MICRO
     hi = max(float(a.max()) for a in drawn) * MICRO
     line = [lo / 1.2, hi * 1.2]
@@ -57,10 +60,12 @@ def parity_figure(report: CompareReport) -> Figure:
     parity.set_aspect("equal")
     parity.set_xlabel("ngspice column current (µA)")
     parity.set_ylabel("emulated column current (µA)")
-    parity.set_title(
-        f"$V_\\mathrm{{gate}}$ = {report.config.v_gate:.2f} V, fast path K = {report.rank}",
-        fontsize=10,
+    title = f"$V_\\mathrm{{gate}}$ = {report.config.v_gate:.2f} V, " + (
+        f"{report.config.wire_ohm:g}-ohm wires, wired fast path"
+        if wired
+        else f"fast path K = {report.rank}"
     )
+    parity.set_title(title, fontsize=10)
     parity.grid(alpha=0.3, which="major")
     parity.legend(fontsize=7, loc="upper left")
     error.set_xscale("log")
@@ -68,7 +73,7 @@ def parity_figure(report: CompareReport) -> Figure:
     error.set_xlim(*line)
     error.set_xlabel("ngspice column current (µA)")
     error.set_ylabel("relative error |emulated / ngspice - 1| (%)")
-    error.set_title("error against ngspice (colour: fast path; grey: ideal)", fontsize=10)
+    error.set_title(f"error against ngspice (colour: {fast_name} path; grey: ideal)", fontsize=10)
     error.grid(alpha=0.3, which="major")
     return fig
 
@@ -90,14 +95,18 @@ def histogram_figure(report: CompareReport) -> Figure:
         "fast": {"color": "C0", "alpha": 0.6, "histtype": "stepfilled"},
         "exact": {"color": "C3", "histtype": "step", "lw": 1.4},
         "circuit": {"color": "C2", "alpha": 0.6, "histtype": "stepfilled"},
+        "wired-fast": {"color": "C1", "histtype": "step", "lw": 1.6},
     }
     names = {
         "ideal": "ideal G$^T$V",
         "fast": f"fast path (K = {report.rank}), no wires",
         "exact": "exact, no wires",
-        "circuit": "circuit solver (wires)",
+        "circuit": "circuit solver (wires, reference)",
+        "wired-fast": "wired fast path (wires)",
     }
-    for model in ("ideal", "fast", "exact", "circuit")[: len(report.config.models)]:
+    for model in ("ideal", "fast", "exact", "circuit", "wired-fast"):
+        if model not in errors:
+            continue
         e = errors[model]
         label = f"{names[model]}: median {100 * np.median(e):.2g} %, max {100 * e.max():.2g} %"
         ax.hist(clipped[model], bins=bins, label=label, **styles[model])

@@ -22,7 +22,11 @@ class CompareRow:
     the one ngspice run over all the case's vectors (rendering and parsing included);
     ``emulation_seconds_per_vector`` is one call of the model over the same vectors (its per-call
     set-up included: range checks, the fast path's weight matrices), best of several rounds,
-    divided by the vectors; ``speedup`` is the ratio of the two per vector.
+    divided by the vectors; ``speedup`` is the ratio of the two per vector. The wired fast path
+    (``"wired-fast"``) does its once-per-array work apart: ``setup_seconds`` is that reduction
+    (row solves and fits for the crossbar's conductances, best of several rounds), and its
+    ``emulation_seconds_per_vector`` and ``speedup`` count only the evaluation of the vectors;
+    ``setup_seconds`` is 0 for the models without such a step.
     """
 
     size: int
@@ -37,6 +41,7 @@ class CompareRow:
     spice_seconds_per_vector: float
     emulation_seconds_per_vector: float
     speedup: float
+    setup_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,9 @@ class CaseResult:
     """One crossbar and its input vectors, solved by ngspice and by each model.
 
     ``g_siemens``: (n, n) S; ``v_in``: (vectors, n) V; ``i_spice`` and each ``i_model[m]``:
-    (vectors, n) A; ``seconds_per_vector[m]``: the model's emulation time per vector (s).
+    (vectors, n) A; ``seconds_per_vector[m]``: the model's emulation time per vector (s);
+    ``setup_seconds[m]``: its once-per-array work (s), for the models that have one (the wired
+    fast path's reduction).
     """
 
     size: int
@@ -55,6 +62,7 @@ class CaseResult:
     i_model: dict[str, np.ndarray] = field(repr=False)
     spice_seconds: float
     seconds_per_vector: dict[str, float]
+    setup_seconds: dict[str, float] = field(default_factory=dict)
 
     def relative_error(self, model: str) -> np.ndarray:
         """``|I_model - I_spice| / |I_spice|`` per vector and column, shape (vectors, n)."""
@@ -82,6 +90,7 @@ class CaseResult:
                     spice_seconds_per_vector=spice_per_vector,
                     emulation_seconds_per_vector=emu,
                     speedup=spice_per_vector / emu if emu > 0 else math.inf,
+                    setup_seconds=self.setup_seconds.get(model, 0.0),
                 )
             )
         return rows

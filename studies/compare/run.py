@@ -9,8 +9,10 @@ For each array size n, :func:`compare` builds n x n crossbars and drives them wi
 
 Each crossbar is solved by ngspice in full (the LUT's own transistor, ideal wires unless
 ``wire_ohm``, columns at 0 V) and emulated by the fast path, the exact path and the ideal linear
-model G^T V (and the circuit solver with wires). The report gives, per (size, case, model), the
-relative error of the column currents against ngspice and the time each took.
+model G^T V; with wires also by the circuit solver (``"circuit"``, the reference) and the wired
+fast path (``"wired-fast"``, :mod:`neatxbar.mapping.wired_fast`). The report gives, per (size,
+case, model), the relative error of the column currents against ngspice and the time each took;
+the wired fast path's once-per-array reduction is timed apart from its per-vector evaluation.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +33,7 @@ from neatxbar.core.progress import progress_bar
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping.circuit import CircuitConfig, solve
 from neatxbar.mapping.crossbar import Crossbar
+from neatxbar.mapping.wired_fast import WiredTiles, column_currents, reduce_array
 from neatxbar.spice import crossbar_column_currents_batch, ngspice_version
 from neatxbar.spice.params import Wires
 from neatxbar.studies.compare.inputs import (
@@ -51,6 +56,24 @@ ROUND_SECONDS = 0.02
 ModelCall = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+@dataclass(frozen=True)
+class StagedModel:
+    """A model with once-per-array work, timed apart from its per-vector evaluation.
+
+    Attributes
+    ----------
+    reduce
+        ``reduce(g)``: the work that depends on the conductances ``g`` (rows, cols) in S only,
+        done once per crossbar.
+    evaluate
+        ``evaluate(reduced, v)``: column currents (vectors, cols) in A for row voltages ``v``
+        (vectors, rows) in V.
+    """
+
+    reduce: Callable[[torch.Tensor], WiredTiles]
+    evaluate: Callable[[WiredTiles, torch.Tensor], torch.Tensor]
+
+
 def compare(
     lut_path: Path | str,
     config: CompareConfig | None = None,
@@ -59,7 +82,8 @@ def compare(
     *,
     layer: TrainedLayer | None = None,
 ) -> CompareReport:
-    """Column currents of whole crossbars: ngspice against the fast, exact and ideal models.
+    """Column currents of whole crossbars: ngspice against the fast, exact and ideal models (and,
+    with wires, the circuit solver and the wired fast path).
 
     Parameters
     ----------
@@ -81,7 +105,8 @@ def compare(
     Returns
     -------
     CompareReport
-        Per (size, case, model), the relative error against ngspice and the times.
+        Per (size, case, model), the relative error against ngspice and the times (the wired fast
+        path's reduction apart, in ``setup_seconds``).
 
     Raises
     ------
@@ -142,9 +167,9 @@ def compare(
                     g, v, config.v_gate, transistor, wires, options
                 )
                 spice_seconds = time.perf_counter() - start
-                currents, seconds = _emulate(calls, g, v)
+                currents, seconds, setup = _emulate(calls, g, v)
                 results.append(
-                    CaseResult(size, case, g, v, i_spice, currents, spice_seconds, seconds)
+                    CaseResult(size, case, g, v, i_spice, currents, spice_seconds, seconds, setup)
                 )
                 bar.update()
     trained = layer
@@ -175,16 +200,25 @@ def _trained_layer(config: CompareConfig) -> TrainedLayer:
     return train_digits_layer(config.seed)
 
 
-def _model_calls(lut: CellLUT, config: CompareConfig, size: int) -> dict[str, ModelCall]:
-    """Each model as a function of (G, V): the per-cell paths, the ideal model, the circuit."""
-    calls: dict[str, ModelCall] = {
+def _model_calls(
+    lut: CellLUT, config: CompareConfig, size: int
+) -> dict[str, ModelCall | StagedModel]:
+    """Each model as a function of (G, V): the per-cell paths, the ideal model, and with wires the
+    circuit solver; the wired fast path as a :class:`StagedModel` (reduce G, then evaluate V)."""
+    calls: dict[str, ModelCall | StagedModel] = {
         path: Crossbar(lut, config.v_gate, size, size, path=path).column_currents
         for path in ("fast", "exact")
     }
     calls["ideal"] = lambda g, v: v @ g
     if config.wire_ohm > 0:
-        circuit = CircuitConfig(wires=Wires(r_row=config.wire_ohm, r_col=config.wire_ohm))
+        wires = Wires(r_row=config.wire_ohm, r_col=config.wire_ohm)
+        circuit = CircuitConfig(wires=wires)
         calls["circuit"] = lambda g, v: solve(lut, g, v, config.v_gate, circuit).column_currents
+        calls["wired-fast"] = StagedModel(
+            reduce=lambda g: reduce_array(lut, g, config.v_gate, wires),
+            # the wired fast path takes the row voltages as fractions of V_max, (1, vectors, rows)
+            evaluate=lambda reduced, v: column_currents(reduced, (v / lut.v_max).unsqueeze(0))[0],
+        )
     return calls
 
 
@@ -210,14 +244,21 @@ def _seconds_per_call(fn: Callable[[], object]) -> float:
 
 
 def _emulate(
-    calls: dict[str, ModelCall], g: np.ndarray, v: np.ndarray
-) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Column currents (A) of each model and its time per vector (s), in float64."""
+    calls: dict[str, ModelCall | StagedModel], g: np.ndarray, v: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, float], dict[str, float]]:
+    """Column currents (A) of each model, its time per vector (s) and, for a
+    :class:`StagedModel`, its once-per-array time (s; 0 for the others), in float64."""
     g_t = torch.as_tensor(g, dtype=torch.float64)
     v_t = torch.as_tensor(v, dtype=torch.float64)
-    currents, seconds = {}, {}
+    currents, seconds, setup = {}, {}, {}
     with torch.inference_mode():
         for model, call in calls.items():
-            currents[model] = call(g_t, v_t).numpy().copy()
-            seconds[model] = _seconds_per_call(lambda call=call: call(g_t, v_t)) / v.shape[0]
-    return currents, seconds
+            if isinstance(call, StagedModel):
+                setup[model] = _seconds_per_call(partial(call.reduce, g_t))
+                run = partial(call.evaluate, call.reduce(g_t), v_t)
+            else:
+                setup[model] = 0.0
+                run = partial(call, g_t, v_t)
+            currents[model] = run().numpy().copy()
+            seconds[model] = _seconds_per_call(run) / v.shape[0]
+    return currents, seconds, setup

@@ -11,6 +11,9 @@ from neatxbar.core.errors import ConfigError
 
 CASES = ("random", "trained")
 MODELS = ("fast", "exact", "ideal")
+#: The models that simulate the wires too, compared only when ``wire_ohm`` > 0: the reference
+#: circuit solver and the wired fast path (:mod:`neatxbar.mapping.wired_fast`).
+WIRED_MODELS = ("circuit", "wired-fast")
 
 #: Sizes up to this many rows get ``CompareConfig.vectors`` input vectors; larger ones fewer.
 FULL_VECTORS_UP_TO = 64
@@ -45,7 +48,8 @@ class CompareConfig:
         Where the checkpoint's dataset lives (CIFAR); ignored for the digits.
     wire_ohm
         Resistance of every row and column wire segment (ohm); above 0, ngspice simulates the
-        wires and the circuit solver (model ``"circuit"``) joins the per-cell models.
+        wires, and the circuit solver (model ``"circuit"``, the reference) and the wired fast
+        path (model ``"wired-fast"``) join the per-cell models.
     """
 
     sizes: tuple[int, ...] = (16, 32, 64)
@@ -60,7 +64,7 @@ class CompareConfig:
     @property
     def models(self) -> tuple[str, ...]:
         """The models compared against ngspice."""
-        return (*MODELS, "circuit") if self.wire_ohm > 0 else MODELS
+        return (*MODELS, *WIRED_MODELS) if self.wire_ohm > 0 else MODELS
 
     @property
     def cases(self) -> tuple[str, ...]:

@@ -22,7 +22,9 @@ def rows_frame(report: CompareReport) -> pd.DataFrame:
 
 def console_frame(report: CompareReport) -> pd.DataFrame:
     """The rows for reading: relative errors in %, ngspice in s and ms per vector, the emulation
-    in µs per vector."""
+    in µs per vector; with wires, also the once-per-array set-up (the wired fast path's
+    reduction) in ms (``-`` for the models without one)."""
+    setup = any(row.setup_seconds > 0 for row in report.rows)
     rows = [
         {
             "size": f"{row.size}x{row.size}",
@@ -37,6 +39,11 @@ def console_frame(report: CompareReport) -> pd.DataFrame:
             "spice ms/v": round(1e3 * row.spice_seconds_per_vector, 2),
             "emu us/v": round(1e6 * row.emulation_seconds_per_vector, 2),
             "speed-up": round(row.speedup) if math.isfinite(row.speedup) else None,
+            **(
+                {"setup ms": round(1e3 * row.setup_seconds, 2) if row.setup_seconds > 0 else None}
+                if setup
+                else {}
+            ),
         }
         for row in report.rows
     ]
@@ -44,8 +51,8 @@ def console_frame(report: CompareReport) -> pd.DataFrame:
 
 
 def console_text(report: CompareReport) -> str:
-    """The report for the console: a heading (LUT, V_gate, fast path, ngspice, trained model)
-    and :func:`console_frame` as aligned text."""
+    """The report for the console: a heading (LUT, V_gate, fast path, ngspice, trained model,
+    wires) and :func:`console_frame` as aligned text."""
     form = report.degree if report.degree is not None else "interpolated"
     lines = [
         f"{report.lut_path}: V_gate {report.config.v_gate:.2f} V, fast path K = {report.rank} "
@@ -56,6 +63,12 @@ def console_text(report: CompareReport) -> str:
         if report.trained_accuracy is not None:
             line += f", held-out accuracy {report.trained_accuracy:.1%}"
         lines.append(line)
+    if report.config.wire_ohm > 0:
+        lines.append(
+            f"wires: {report.config.wire_ohm:g} ohm per row and column segment; circuit: the "
+            "reference solver; wired-fast: the wired fast path, its once-per-array reduction in "
+            "'setup ms', not in 'emu us/v'"
+        )
     lines.append("relative error |I_model - I_spice| / |I_spice| of the column currents, in %")
     lines.append(to_text(console_frame(report), digits=4))
     return "\n".join(lines)

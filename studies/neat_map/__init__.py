@@ -30,6 +30,7 @@ from neatxbar.studies.neat_map.settings import (
     gate_settings,
     parse_sweep,
     sweep_values,
+    with_wires,
 )
 
 __all__ = [
@@ -47,5 +48,6 @@ __all__ = [
     "merge_energy",
     "parse_sweep",
     "sweep_values",
+    "with_wires",
     "write_report",
 ]

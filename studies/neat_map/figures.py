@@ -1,6 +1,7 @@
 """``neat map``'s three figures, each from a :class:`~neatxbar.studies.neat_map.results.MapReport`:
 accuracy against V_gate, energy per setting relative to the baseline, and the first setting's
-V_gate and linear share per layer."""
+V_gate and linear share per layer. With wires, the accuracy figure names them and their solver, and
+the energy figure says its energies leave them out."""
 
 from __future__ import annotations
 
@@ -13,6 +14,22 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from neatxbar.studies.neat_map.results import MapReport
+
+
+def _wires_title(report: MapReport) -> str:
+    """A title's second line naming the wires (ohm per row / column segment) and their solver,
+    or "" without wires."""
+    wires = report.mapping.wires
+    if not wires.any:
+        return ""
+    solver = "reference solver" if report.mapping.path == "exact" else "wired fast path"
+    if wires.r_row == wires.r_col:
+        ohm = f"{wires.r_row:g} ohm per row and column segment"
+    else:
+        ohm = f"row {wires.r_row:g}, column {wires.r_col:g} ohm per segment"
+    if wires.r_driver or wires.r_sense:
+        ohm += f", driver {wires.r_driver:g}, sense {wires.r_sense:g} ohm"
+    return f"\nwires: {ohm} ({solver})"
 
 
 def accuracy_figure(report: MapReport) -> Figure:
@@ -55,7 +72,10 @@ def accuracy_figure(report: MapReport) -> Figure:
     ax.set_ylim(low - pad, min(100.0, high + pad) + 0.05)
     ax.set_xlabel("gate voltage V$_\\mathrm{gate}$ (V)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{report.model} on {report.dataset}: accuracy on crossbars", fontsize=10)
+    ax.set_title(
+        f"{report.model} on {report.dataset}: accuracy on crossbars{_wires_title(report)}",
+        fontsize=9 if report.mapping.wires.any else 10,
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return fig
@@ -107,9 +127,13 @@ def _label_tops(ax: Axes, report: MapReport, tops: list[float]) -> None:
 
 def energy_figure(report: MapReport) -> Figure:
     """Energy per inference per setting relative to every layer at the baseline V_gate, as
-    stacked bars of its read, gate (word line) and DAC + ADC shares."""
+    stacked bars of its read, gate (word line) and DAC + ADC shares. With wires, the title names
+    them and says the energies leave their dissipation out."""
     settings = report.settings
-    fig = new_figure((max(5.0, 0.75 * len(settings) + 2.5), 4.4))
+    wired = _wires_title(report)
+    if wired:
+        wired += "\nenergies leave out the wires' dissipation (no wires in the energy model)"
+    fig = new_figure((max(6.8 if wired else 5.0, 0.75 * len(settings) + 2.5), 4.4))
     ax = fig.subplots()
     parts = _energy_parts(report)
     tops = _stack(ax, report, parts)
@@ -121,7 +145,10 @@ def energy_figure(report: MapReport) -> Figure:
     ax.set_ylim(0, max([*tops, 1.0]) * 1.3)
     ax.set_xlabel("gate-voltage setting")
     ax.set_ylabel(f"energy per inference / energy at {baseline}")
-    ax.set_title(f"{report.model} on {report.dataset}: crossbar energy per inference", fontsize=10)
+    ax.set_title(
+        f"{report.model} on {report.dataset}: crossbar energy per inference{wired}",
+        fontsize=9 if wired else 10,
+    )
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8, loc="upper left", ncols=len(parts) + 1)
     return fig

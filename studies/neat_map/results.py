@@ -13,7 +13,7 @@ from typing import Any
 from neatxbar.mapping import MappingConfig
 from neatxbar.mapping.energy import EnergyReport, LayerEnergy
 from neatxbar.studies.neat_map.settings import GateSetting
-from neatxbar.studies.neat_map.tables import report_text
+from neatxbar.studies.neat_map.tables import report_text, wires_record
 
 #: The ``format`` of ``summary.json``.
 FORMAT = "neat-map/1"
@@ -172,7 +172,9 @@ class MapReport:
     baseline_v_gate
         The energy baseline: every layer at this V_gate (V).
     mapping
-        The mapping used.
+        The mapping used; its ``wires`` (ohm) and ``path`` say how the crossbars were solved
+        (``summary.json``'s ``wires``, :func:`~neatxbar.studies.neat_map.tables.wires_record`).
+        The energies leave the wires out: the energy model has none.
     scale_source, weight_scales
         Where the weight scales come from (``checkpoint``, ``w_cut``, ``max |w|``) and their
         values per layer (layer units).
@@ -200,7 +202,8 @@ class MapReport:
     files: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-serialisable (no NaN): what ``summary.json`` holds."""
+        """JSON-serialisable (no NaN): what ``summary.json`` holds; ``wires`` records the wire
+        resistances (ohm), the solver and whether the energies include the wires (they do not)."""
         return {
             "format": FORMAT,
             "checkpoint": str(self.checkpoint),
@@ -213,6 +216,7 @@ class MapReport:
             "energy_units": "J per inference",
             "baseline_v_gate": self.baseline_v_gate,
             "mapping": asdict(self.mapping),
+            "wires": wires_record(self.mapping),
             "scale_source": self.scale_source,
             "weight_scales": self.weight_scales,
             "settings": [s.to_dict() for s in self.settings],

@@ -98,7 +98,11 @@ def deploy(
     model_name
         The model of a plain state_dict (``mlp``, ``cnn``, ``vgg11``, ``resnet18``).
     mapping
-        The mapping (default :class:`MappingConfig()`); its ``v_gate`` is not used.
+        The mapping (default :class:`MappingConfig()`); its ``v_gate`` is not used. Its ``wires``
+        (:func:`~neatxbar.studies.neat_map.settings.with_wires`) give the tiles wire resistance:
+        ``path = "fast"`` solves them by the wired fast path, ``"exact"`` by the reference circuit
+        solver. The report records the wires and the solver; its energies leave the wires out
+        (the energy model has none), and the report says so.
     energy
         The energy model (default ``EnergyConfig.from_lut(lut)``; baseline every layer at 1.0 V).
     coverage
@@ -108,8 +112,8 @@ def deploy(
     samples
         Evaluate on the first this many test samples only (accuracies and energy; >= 1; None:
         the whole test split; more than the split holds: all of it). Deterministic: the split's
-        own order, no shuffling. Wired mappings solve a circuit per input, so this bounds their
-        time.
+        own order, no shuffling. With wires, the reference solver (``path = "exact"``) solves a
+        circuit per input, so this bounds its time.
     out_dir
         If given, :func:`~neatxbar.studies.neat_map.report.write_report` writes the report there;
         the folder is checked before any work.

@@ -11,6 +11,9 @@ A setting is a gate voltage (V) per crossbar layer. The settings evaluated are, 
 - a sweep ``"start:stop:step"``: start, start + step, ... up to stop, each as "every layer at v";
   every value must lie on the LUT's gate grid;
 - with neither: the checkpoint's own V_gate (NEAT records one per layer), else 1.0 V.
+
+Every setting is evaluated with one mapping; :func:`with_wires` gives it wire resistance
+(``--wires``).
 """
 
 from __future__ import annotations
@@ -18,18 +21,20 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from torch import nn
 
+from neatxbar.core.checks import check_number
 from neatxbar.core.errors import ConfigError
 from neatxbar.lut.errors import LUTError
 from neatxbar.lut.interp import CellLUT
-from neatxbar.mapping.config import check_v_gate
+from neatxbar.mapping.config import MappingConfig, check_v_gate
 from neatxbar.mapping.convert import crossbar_layers
 from neatxbar.mapping.errors import MappingError
 from neatxbar.mapping.gates import resolve_gate_voltages
 from neatxbar.mapping.vgate import data_free
+from neatxbar.spice.params import Wires
 
 #: ``"auto"`` never picks a gate voltage above this (V).
 AUTO_HIGHEST_V = 1.3
@@ -260,3 +265,38 @@ def _resolved(model: nn.Module, lut: CellLUT, label: str, gates: object) -> Gate
     except MappingError as error:  # unknown or missing layers: say which setting
         raise MappingError(f"{label} setting: {error}") from None
     return GateSetting(label, {name: on_grid(lut, v) for name, v in per_layer.items()})
+
+
+def with_wires(mapping: MappingConfig, ohm: float | None, name: str = "wires") -> MappingConfig:
+    """``mapping`` with wire resistance ``ohm`` per row and per column wire segment.
+
+    The whole of ``mapping.wires`` (a ``[mapping.wires]`` table of a TOML file included) is
+    replaced by ``Wires(r_row=ohm, r_col=ohm)``: the driver and sense resistances are 0 ohm.
+    ``ohm = 0`` means ideal wires; None leaves ``mapping`` as it is. The layers then take the
+    mapping's wired path: ``path = "fast"`` the reduced circuit
+    (:mod:`neatxbar.mapping.wired_fast`), ``"exact"`` the reference circuit solver.
+
+    Parameters
+    ----------
+    mapping
+        The mapping to start from.
+    ohm
+        Resistance of one row-wire and of one column-wire segment (ohm), finite and >= 0; None:
+        keep ``mapping.wires``.
+    name
+        How error messages name ``ohm`` (the CLI passes ``"--wires"``).
+
+    Returns
+    -------
+    MappingConfig
+        A new config (``mapping`` itself when ``ohm`` is None).
+
+    Raises
+    ------
+    ConfigError
+        ``ohm`` is not a finite number >= 0 (named by ``name``).
+    """
+    if ohm is None:
+        return mapping
+    ohm = check_number(f"{name} (ohm)", ohm, nonnegative=True)
+    return replace(mapping, wires=Wires(r_row=ohm, r_col=ohm))

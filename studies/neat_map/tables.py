@@ -1,10 +1,11 @@
 """``neat map``'s tables as pandas DataFrames (:mod:`neatxbar.core.tables`): the per-setting table
-(the console report) and the per-layer table (``layers.csv``), and ``summary.json``'s text.
+(the console report) and the per-layer table (``layers.csv``), ``summary.json``'s text, and how the
+report describes the wires (:func:`wires_record`, :func:`wires_text`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -12,6 +13,7 @@ from neatxbar.core.jsonout import dumps_strict
 from neatxbar.core.tables import frame, to_csv_text, to_text
 
 if TYPE_CHECKING:
+    from neatxbar.mapping import MappingConfig
     from neatxbar.studies.neat_map.results import MapReport
 
 #: Picojoules per joule.
@@ -44,6 +46,59 @@ _SETTING_FORMATS = {
     "relative": ".3f",
     "saving %": ".1f",
 }
+
+
+#: What solves the crossbars when the wires are on, per ``MappingConfig.path``.
+WIRED_SOLVERS = {
+    "fast": "wired fast path (reduced circuit, computed once per weights)",
+    "exact": "reference circuit solver (every tile solved per input)",
+}
+
+#: What the report says of its energies when the wires are on.
+ENERGY_WITHOUT_WIRES = (
+    "energy is computed without the wires: the energy model has no wire resistance, so it "
+    "leaves out the wires' dissipation and reads every cell at its applied voltage (no IR drop)"
+)
+
+
+def wires_record(mapping: MappingConfig) -> dict[str, Any]:
+    """The wires of ``mapping`` as ``summary.json`` records them.
+
+    Returns
+    -------
+    dict
+        ``on`` (any resistance above 0 ohm), ``r_row_ohm``, ``r_col_ohm``, ``r_driver_ohm``,
+        ``r_sense_ohm`` (ohm per segment, driver and sense per wire), ``path`` (the mapping's),
+        ``solver`` (:data:`WIRED_SOLVERS`'s entry, None without wires), ``energy_includes_wires``
+        (always False: the energy model has none) and ``energy_note``
+        (:data:`ENERGY_WITHOUT_WIRES` with wires, else None).
+    """
+    wires, on = mapping.wires, mapping.wires.any
+    return {
+        "on": on,
+        "r_row_ohm": float(wires.r_row),
+        "r_col_ohm": float(wires.r_col),
+        "r_driver_ohm": float(wires.r_driver),
+        "r_sense_ohm": float(wires.r_sense),
+        "path": mapping.path,
+        "solver": WIRED_SOLVERS.get(mapping.path) if on else None,
+        "energy_includes_wires": False,
+        "energy_note": ENERGY_WITHOUT_WIRES if on else None,
+    }
+
+
+def wires_text(mapping: MappingConfig) -> str | None:
+    """One line on the wires of ``mapping`` (resistances in ohm and the solver), or None when
+    there are none (every resistance 0 ohm)."""
+    wires = mapping.wires
+    if not wires.any:
+        return None
+    if wires.r_row == wires.r_col:
+        segments = f"{wires.r_row:g} ohm per row and per column wire segment"
+    else:
+        segments = f"{wires.r_row:g} ohm per row and {wires.r_col:g} ohm per column wire segment"
+    ends = f"driver {wires.r_driver:g} ohm, sense {wires.r_sense:g} ohm"
+    return f"wires on: {segments} ({ends}); {WIRED_SOLVERS.get(mapping.path, mapping.path)}"
 
 
 def _joined(values: object, fmt: str) -> str:
@@ -87,7 +142,9 @@ def layers_frame(report: MapReport) -> pd.DataFrame:
 
 
 def report_text(report: MapReport) -> str:
-    """The console report: what was deployed, on which data, then :func:`settings_frame`."""
+    """The console report: what was deployed, on which data, with wires their resistance, solver
+    and that the energy leaves them out (:func:`wires_text`, :data:`ENERGY_WITHOUT_WIRES`), then
+    :func:`settings_frame`."""
     layers = list(report.settings[0].v_gate) if report.settings else []
     head = (
         f"{report.checkpoint}: {report.model} on {report.dataset} ({report.test_samples} test "
@@ -98,7 +155,9 @@ def report_text(report: MapReport) -> str:
         f"{report.scale_source}; energy per inference over {report.energy_samples} test "
         f"inputs vs every layer at {report.baseline_v_gate:g} V"
     )
-    return "\n".join([head, notes, to_text(settings_frame(report), formats=_SETTING_FORMATS)])
+    wired = wires_text(report.mapping)
+    lines = [head, notes] if wired is None else [head, notes, wired, ENERGY_WITHOUT_WIRES]
+    return "\n".join([*lines, to_text(settings_frame(report), formats=_SETTING_FORMATS)])
 
 
 def layers_csv(report: MapReport) -> str:

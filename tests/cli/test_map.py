@@ -206,6 +206,47 @@ def test_gate_settings_from_a_file_a_sweep_and_the_default(
     assert setting["v_gate"] == {"1": 0.75, "3": 0.9, "5": 0.9}
 
 
+def test_wires_map_on_the_wired_fast_path_and_the_report_says_so(
+    checkpoint: Path, paper_lut_path: Path, tmp_path: Path
+) -> None:
+    common = ["--checkpoint", str(checkpoint), "--lut", str(paper_lut_path), "--vgate", "1.0"]
+    common += ["--samples", "8", "--energy-samples", "8"]
+    wired = _map(*common, "--wires", "2.5", "--out", str(tmp_path / "wired"))
+    assert wired.exit_code == 0, wired.output
+    summary = json.loads((tmp_path / "wired" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["mapping"]["wires"] == {
+        "r_row": 2.5,
+        "r_col": 2.5,
+        "r_driver": 0.0,
+        "r_sense": 0.0,
+    }
+    wires = summary["wires"]
+    assert (wires["on"], wires["r_row_ohm"], wires["r_col_ohm"]) == (True, 2.5, 2.5)
+    assert (wires["r_driver_ohm"], wires["r_sense_ohm"], wires["path"]) == (0.0, 0.0, "fast")
+    assert wires["solver"].startswith("wired fast path")
+    assert wires["energy_includes_wires"] is False and "without the wires" in wires["energy_note"]
+    assert summary["test_samples"] == 8 and summary["energy_samples"] == 8
+    lines = wired.stdout.splitlines()
+    assert lines[2].startswith("wires on: 2.5 ohm per row and per column wire segment")
+    assert "wired fast path" in lines[2]
+    assert lines[3].startswith("energy is computed without the wires")
+    # --wires wins over the config's [mapping.wires]; 0 ohm: ideal wires, the wire-free path
+    config = _file(tmp_path, "m.toml", "[mapping.wires]\nr_row = 2.5\nr_col = 2.5\n")
+    ideal = _map(
+        *common, "--config", config, "--wires", "0", "--json", "--out", str(tmp_path / "0")
+    )
+    assert ideal.exit_code == 0, ideal.output
+    plain = json.loads(ideal.stdout)
+    assert plain["wires"]["on"] is False and plain["wires"]["solver"] is None
+    assert plain["mapping"]["wires"] == dict.fromkeys(
+        ("r_row", "r_col", "r_driver", "r_sense"), 0.0
+    )
+    # the wires changed what the crossbars compute: layer 1's outputs, so what layers 3 and 5 read
+    (with_wires,), (without,) = summary["settings"], plain["settings"]
+    assert with_wires["energy_j"] != pytest.approx(without["energy_j"], rel=1e-4)
+    assert with_wires["layers"][0]["read_j"] == pytest.approx(without["layers"][0]["read_j"])
+
+
 def test_neat_map_is_installed_as_a_console_script() -> None:
     script = Path(sys.executable).parent / "neat-map"
     assert script.exists(), f"{script}: run `pip install -e .`"
@@ -394,6 +435,22 @@ def _plain(tmp: Path, model: str) -> str:
             ],
             "rows must be >= 1",
         ),
+        (
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--wires", "-1"],
+            "--wires (ohm) must be >= 0",
+        ),
+        (
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--wires", "nan"],
+            "--wires (ohm) must be finite",
+        ),
+        (
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--wires", "inf"],
+            "--wires (ohm) must be finite",
+        ),
+        (
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--wires", "thin"],
+            "'thin' is not a valid float",
+        ),
     ],
     ids=[
         "missing-checkpoint",
@@ -416,6 +473,10 @@ def _plain(tmp: Path, model: str) -> str:
         "unknown-dataset",
         "unsupported-layer",
         "bad-config",
+        "wires-negative",
+        "wires-nan",
+        "wires-infinite",
+        "wires-not-a-number",
     ],
 )
 def test_bad_input_exits_2_with_one_line(

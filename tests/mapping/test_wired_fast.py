@@ -10,7 +10,7 @@ from neatxbar.lut import CellLUT
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.circuit import CircuitConfig, solve
 from neatxbar.mapping.wired import _tiles
-from neatxbar.mapping.wired_fast import column_currents, column_mode, reduce_tiles
+from neatxbar.mapping.wired_fast import column_currents, column_modes, reduce_tiles
 from neatxbar.spice.params import Wires
 
 WIRES = Wires(r_row=2.5, r_col=2.5)
@@ -57,7 +57,8 @@ def test_column_currents_match_the_reference_solver(
 
 
 def test_the_column_mode_is_the_leading_eigenvector() -> None:
-    lam, phi = column_mode(6, Wires(r_col=2.0, r_sense=1.0))
+    lams, phis = column_modes(6, Wires(r_col=2.0, r_sense=1.0), 1)
+    lam, phi = float(lams[0]), phis[:, 0]
     i = torch.arange(6, dtype=torch.float64)
     resistance = 1.0 + 2.0 * (5 - torch.maximum(i[:, None], i[None, :]))
     torch.testing.assert_close(resistance @ phi, lam * phi)

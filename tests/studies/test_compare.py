@@ -1,6 +1,6 @@
 """``neat compare``: whole crossbars in ngspice against the fast, exact and ideal models, on random
 arrays and on the first layer of a trained model (trained here through the training floor, or
-given as a checkpoint)."""
+given as a checkpoint); with wires, also against the circuit solver and the wired fast path."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from neatxbar.mapping.errors import MappingError
 from neatxbar.studies.compare import (
     CASES,
     MODELS,
+    WIRED_MODELS,
     CompareConfig,
     CompareReport,
     compare,
@@ -289,3 +290,81 @@ def test_images_a_model_does_not_take_are_a_mapping_error() -> None:
         layer_of(model, torch.zeros(2, 3, 32, 32), source="m.pt")
     with pytest.raises(MappingError, match="no Linear or Conv2d"):
         layer_of(torch.nn.Sequential(torch.nn.ReLU()), torch.zeros(2, 4), source="m.pt")
+
+
+# --------------------------------------------------------------------------------------------
+# with wires: ngspice simulates them, and the circuit solver and the wired fast path join
+
+WIRE_OHM = 2.5
+WIRED_SIZE = 16
+
+
+@pytest.fixture(scope="module")
+def wired_out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("compare-wired")
+
+
+@pytest.fixture(scope="module")
+def wired(paper_lut_path: Path, wired_out_dir: Path) -> CompareReport:
+    config = CompareConfig(
+        sizes=(WIRED_SIZE,), v_gate=1.0, vectors=5, seed=0, trained=False, wire_ohm=WIRE_OHM
+    )
+    return compare(paper_lut_path, config, out_dir=wired_out_dir, progress=False)
+
+
+def test_with_wires_the_wired_models_join_the_per_cell_ones(wired: CompareReport) -> None:
+    assert WIRED_MODELS == ("circuit", "wired-fast")
+    keys = [(row.size, row.case, row.model) for row in wired.rows]
+    assert keys == [(WIRED_SIZE, "random", m) for m in (*MODELS, *WIRED_MODELS)]
+    for row in wired.rows:
+        # only the wired fast path has once-per-array work, timed apart from its vectors
+        assert (row.setup_seconds > 0) == (row.model == "wired-fast")
+        assert row.emulation_seconds_per_vector > 0
+    (case,) = wired.cases
+    assert case.i_model["wired-fast"].shape == case.i_spice.shape == (5, WIRED_SIZE)
+
+
+def test_the_wired_fast_path_matches_ngspice_with_wires(wired: CompareReport) -> None:
+    """Measured at 16 x 16, 2.5-ohm segments, V_gate 1.0 V (20 vectors): the wired fast path is
+    off by 0.022 % at most (rms 0.0066 %), the circuit solver by 0.002 %, the per-cell paths,
+    which leave the wires out, by 1.1 % (rms 0.74 %)."""
+    row = {m: wired.row(WIRED_SIZE, "random", m) for m in wired.config.models}
+    assert row["wired-fast"].rel_err_max < 2e-3
+    assert row["circuit"].rel_err_max < 3e-4
+    for per_cell in ("fast", "exact"):
+        assert row["wired-fast"].rel_err_max < row[per_cell].rel_err_median / 5
+        assert row["wired-fast"].rel_err_rms < row[per_cell].rel_err_rms / 20
+    # on the same g and v, the wired fast path stays close to the reference solver
+    (case,) = wired.cases
+    gap = np.abs(case.i_model["wired-fast"] / case.i_model["circuit"] - 1)
+    assert gap.max() < 2e-3
+
+
+def test_with_wires_the_files_hold_the_wired_fast_path(
+    wired: CompareReport, wired_out_dir: Path
+) -> None:
+    data = json.loads((wired_out_dir / "compare.json").read_text())
+    assert data["config"]["wire_ohm"] == WIRE_OHM
+    models = [row["model"] for row in data["rows"]]
+    assert models == [*MODELS, *WIRED_MODELS]
+    (fast,) = [row for row in data["rows"] if row["model"] == "wired-fast"]
+    assert fast["rel_err_max"] == pytest.approx(
+        wired.row(WIRED_SIZE, "random", "wired-fast").rel_err_max
+    )
+    assert fast["setup_seconds"] > 0
+    with (wired_out_dir / "compare.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["model"] for r in rows] == models and float(rows[-1]["setup_seconds"]) > 0
+    for name in ("parity.png", "error_histogram.png"):
+        assert (wired_out_dir / name).read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_the_cli_shows_the_wired_fast_path(paper_lut_path: Path, tmp_path: Path) -> None:
+    args = ["compare", "--lut", str(paper_lut_path), "--sizes", "8", "--vectors", "2"]
+    args += ["--wires", "2.5", "--no-trained", "--out", str(tmp_path / "out"), "--no-progress"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "setup ms" in result.output and "wires: 2.5 ohm" in result.output
+    lines = [line.split() for line in result.output.splitlines() if line.startswith("8x8")]
+    assert [line[2] for line in lines] == [*MODELS, *WIRED_MODELS]
+    assert lines[-1][-1] != "-" and lines[-2][-1] == "-"  # only wired-fast has a set-up time

@@ -1,7 +1,8 @@
 """The parts of ``neatxbar.studies.neat_map`` below ``deploy``: the gate settings' errors (toolkit
-errors, so the CLI shows one line), the energy merged over input chunks, and the tables (the CSV
-holds what the JSON holds; the console text one row per setting). The `paper` LUT made by ngspice;
-the end-to-end runs are in tests/cli/test_map.py."""
+errors, so the CLI shows one line), the wires (``with_wires``, and what the report says of them),
+the energy merged over input chunks, and the tables (the CSV holds what the JSON holds; the console
+text one row per setting). The `paper` LUT made by ngspice; the end-to-end runs are in
+tests/cli/test_map.py."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from neatxbar.lut.errors import LUTError
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.energy import EnergyConfig, EnergyReport, LayerEnergy, model_energy
 from neatxbar.mapping.errors import MappingError
+from neatxbar.spice.params import Wires
 from neatxbar.studies.neat_map import (
     FILES,
     LayerResult,
@@ -29,13 +31,22 @@ from neatxbar.studies.neat_map import (
     SettingResult,
     chunked_energy,
     deploy,
+    figures,
     gate_settings,
     merge_energy,
     parse_sweep,
     sweep_values,
+    with_wires,
     write_report,
 )
-from neatxbar.studies.neat_map.tables import LAYER_COLUMNS, layers_csv, report_text
+from neatxbar.studies.neat_map.tables import (
+    ENERGY_WITHOUT_WIRES,
+    LAYER_COLUMNS,
+    WIRED_SOLVERS,
+    layers_csv,
+    report_text,
+    summary_json,
+)
 from neatxbar.training.checkpoint import CheckpointError
 from neatxbar.training.models import build_model
 
@@ -224,3 +235,69 @@ def test_write_report_writes_every_file_even_without_a_relative_energy(tmp_path:
     assert all(p.stat().st_size > 0 for p in paths)
     assert json.loads(paths[0].read_text(encoding="utf-8"))["files"] == [str(p) for p in paths]
     assert paths[1].read_text(encoding="utf-8") == layers_csv(report)
+
+
+def test_with_wires_replaces_the_configs_wires_and_checks_the_resistance(tmp_path: Path) -> None:
+    toml = tmp_path / "m.toml"
+    toml.write_text(
+        "[mapping]\npath = 'exact'\n[mapping.wires]\nr_row = 7.0\nr_col = 7.0\nr_driver = 4.0\n",
+        encoding="utf-8",
+    )
+    loaded = MappingConfig.from_toml(toml)
+    assert with_wires(loaded, None) is loaded  # without --wires, the file's wires stay
+    wired = with_wires(loaded, 2.5)
+    assert wired.wires == Wires(r_row=2.5, r_col=2.5, r_driver=0.0, r_sense=0.0)
+    assert wired.path == "exact" and loaded.wires == Wires(7.0, 7.0, 4.0, 0.0)
+    assert not with_wires(loaded, 0).wires.any  # 0 ohm: ideal wires
+    for bad, message in (
+        (-1.0, "must be >= 0"),
+        (float("nan"), "must be finite"),
+        (float("inf"), "must be finite"),
+        ("2.5", "must be a number"),
+    ):
+        with pytest.raises(ConfigError, match=rf"--wires \(ohm\) {message}"):
+            with_wires(MappingConfig(), bad, "--wires")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", ["fast", "exact"])
+def test_a_wired_report_names_the_wires_and_solver_and_leaves_them_out_of_the_energy(
+    path: str,
+) -> None:
+    report = _report(baseline_j=1e-12)
+    report.mapping = MappingConfig(path=path, wires=Wires(r_row=2.5, r_col=2.5))
+    summary = json.loads(summary_json(report))  # strict JSON
+    assert summary["wires"] == {
+        "on": True,
+        "r_row_ohm": 2.5,
+        "r_col_ohm": 2.5,
+        "r_driver_ohm": 0.0,
+        "r_sense_ohm": 0.0,
+        "path": path,
+        "solver": WIRED_SOLVERS[path],
+        "energy_includes_wires": False,
+        "energy_note": ENERGY_WITHOUT_WIRES,
+    }
+    solver = "wired fast path" if path == "fast" else "reference circuit solver"
+    assert WIRED_SOLVERS[path].startswith(solver)
+    text = report_text(report).splitlines()
+    assert text[2] == (
+        "wires on: 2.5 ohm per row and per column wire segment (driver 0 ohm, sense 0 ohm); "
+        + WIRED_SOLVERS[path]
+    )
+    assert text[3] == ENERGY_WITHOUT_WIRES and "dissipation" in text[3]
+    header, *body = text[4:]
+    assert header.split()[:2] == ["setting", "V_gate"] and len(body) == 2
+    short = "wired fast path" if path == "fast" else "reference solver"
+    accuracy_title = figures.accuracy_figure(report).axes[0].get_title()
+    energy_title = figures.energy_figure(report).axes[0].get_title()
+    assert f"2.5 ohm per row and column segment ({short})" in accuracy_title
+    assert "leave out the wires' dissipation" in energy_title and short in energy_title
+
+
+def test_a_wire_free_report_records_no_wires_and_prints_none() -> None:
+    report = _report(baseline_j=1e-12)
+    record = report.to_dict()["wires"]
+    assert record["on"] is False and record["r_row_ohm"] == record["r_col_ohm"] == 0.0
+    assert record["solver"] is None and record["energy_note"] is None
+    assert "wires" not in report_text(report)
+    assert "wires" not in figures.energy_figure(report).axes[0].get_title()
