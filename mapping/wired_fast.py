@@ -55,7 +55,7 @@ H_POWERS = range(1, 7)
 S_POWERS = range(5)
 
 #: The secant of s is taken over the column rise of all rows at this fraction of V_max.
-SECANT_SCALE = 0.3
+SECANT_SCALE = 0.45
 
 #: Modes of the column profile (1 or 2) the Galerkin condition keeps.
 COLUMN_MODES = 2
@@ -66,11 +66,15 @@ H_BUDGET = 2e-5
 S_BUDGET = 1e-3
 
 #: Row voltages on which the rows are solved and the polynomials fitted.
-FIT_POINTS = 13
+FIT_POINTS = 9
 
 #: Row-solve iterations at most, and the tolerance on the row node voltages (V).
 ROW_ITERATIONS = 60
 ROW_TOLERANCE_V = 1e-6
+
+#: The row solves' floating type: float32 resolves 1e-7 of a 0.5 V node, far below the
+#: tolerance, at half the memory traffic of float64.
+ROW_DTYPE = torch.float32
 
 #: Cells (tiles x grid points x rows x cols) solved at once in the row solve.
 ROW_CHUNK_CELLS = 1 << 21
@@ -130,94 +134,102 @@ def _row_drop(currents: torch.Tensor, wires: Wires) -> torch.Tensor:
 
 
 class _RowCells:
-    """The cells of a set of tiles with their column nodes at 0 V: V_gs = V_gate, so each cell
-    is a function of V_cell alone, tabulated once along the LUT's V_in grid (its conductance
-    interpolated as the trilinear LUT does). Evaluating it is a grid lookup and two gathers."""
+    """The cells of a set of tiles as functions of V_cell, each tabulated along the LUT's V_in
+    grid at a fixed V_gs (its conductance and V_gs interpolated as the trilinear LUT does, with
+    linear extrapolation below the gate grid as the circuit solver): a lookup is a grid index
+    and two gathers. With the column nodes at 0 V, V_gs = V_gate."""
 
     def __init__(self, lut: CellLUT, g: torch.Tensor, v_gate: float) -> None:
-        k = lut.gate_index(v_gate)
-        below = max(k - 1, 0)  # the gate interval below V_gate (extrapolated at the grid's bottom)
-        table = lut.table.to(g.device)
-        ig, tg = interval(lut.g_grid.to(g.device), g.clamp(lut.g_min_s, lut.g_on_s))
-        tg = tg.unsqueeze(-1)
-
-        def along_v(gate: int) -> torch.Tensor:  # (..., n_v)
-            return torch.lerp(table[ig, :, gate], table[ig + 1, :, gate], tg)
-
-        self.current = along_v(k)
-        h_m = float(lut.vg_grid[below + 1] - lut.vg_grid[below])
-        self.gate_slope = (along_v(below + 1) - along_v(below)) / h_m
-        self.v0, self.n_v = float(lut.v_grid[0]), lut.v_grid.numel()
-        self.step = float(lut.v_grid[-1] - lut.v_grid[0]) / (self.n_v - 1)
+        lut.gate_index(v_gate)  # on the grid
         if uniform_step(lut.v_grid) is None:
             raise LUTError("the wired fast path needs a LUT with a constant-step V_in grid")
+        # (n_g, n_m, n_v): each (conductance, gate) pair's currents contiguous along V_in
+        self.table = lut.table.to(g).permute(0, 2, 1).contiguous()
+        self.vg_grid = lut.vg_grid.to(g)
+        self.ig, tg = interval(lut.g_grid.to(g), g.clamp(lut.g_min_s, lut.g_on_s))
+        self.tg = tg.unsqueeze(-1)
+        self.v_gate = float(v_gate)
+        self.v0, self.n_v = float(lut.v_grid[0]), lut.v_grid.numel()
+        self.step = float(lut.v_grid[-1] - lut.v_grid[0]) / (self.n_v - 1)
+        at_gate = self.table[:, lut.gate_index(v_gate)]  # (n_g, n_v)
+        self.current = torch.lerp(at_gate[self.ig], at_gate[self.ig + 1], self.tg)
+
+    def along_v(self, v_gs: torch.Tensor) -> torch.Tensor:
+        """Each cell's currents (A) on the V_in grid at its own V_gs (V, shaped like g),
+        (..., n_v); V_gs below the gate grid extrapolates, above it clamps."""
+        k, t = interval(self.vg_grid, v_gs.clamp(max=float(self.vg_grid[-1])), clamp=False)
+        t = t.unsqueeze(-1)
+
+        def at_g(i: torch.Tensor) -> torch.Tensor:
+            return torch.lerp(self.table[i, k], self.table[i, k + 1], t)
+
+        return torch.lerp(at_g(self.ig), at_g(self.ig + 1), self.tg)
 
     def _locate(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Index of each point's V_in interval and the fraction within it, each with a trailing
+        axis of 1; ``v`` (tiles, points, rows, cols) in V."""
         x = (v - self.v0) / self.step
         i = torch.floor(x.detach()).long().clamp(0, self.n_v - 2)
         return i.unsqueeze(-1), (x - i).unsqueeze(-1)
 
-    def _at(self, table: torch.Tensor, i: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _at(table: torch.Tensor, i: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """Linear interpolation in a (tiles, rows, cols, n_v) table at :meth:`_locate`'s points."""
         table = table.unsqueeze(1).expand(-1, i.shape[1], -1, -1, -1)
-        low, high = table.gather(-1, i), table.gather(-1, i + 1)
-        return torch.lerp(low, high, t).squeeze(-1)
+        return torch.lerp(table.gather(-1, i), table.gather(-1, i + 1), t).squeeze(-1)
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
-        """Cell currents (A) at V_cell ``v`` >= 0 (tiles, points, rows, cols), in V."""
+        """Cell currents (A) at V_cell ``v`` >= 0 V (tiles, points, rows, cols), V_gs = V_gate."""
         return self._at(self.current, *self._locate(v))
 
     def lowered(self, v: torch.Tensor, rise: torch.Tensor) -> torch.Tensor:
-        """Cell currents (A) with the column node raised by ``rise`` (V): V_cell = v - rise and
-        V_gs = V_gate - rise (linear in V_gs on the gate interval below V_gate, as the LUT;
-        odd in V_cell, as the circuit solver)."""
-        cell = v - rise
+        """Cell currents (A) with the column node raised by ``rise`` (V, per cell, shaped like g):
+        V_cell = v - rise and V_gs = V_gate - rise; odd in V_cell, as the circuit solver."""
+        table = self.along_v(self.v_gate - rise)
+        cell = v - rise.unsqueeze(1)
         sign = torch.where(cell < 0, -1.0, 1.0).to(cell.dtype)
-        i, t = self._locate(cell.abs())
-        return sign * (self._at(self.current, i, t) - rise * self._at(self.gate_slope, i, t))
+        return sign * self._at(table, *self._locate(cell.abs()))
 
-    def slopes(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(dI/dV_cell, dI/dV_gs) in A/V at ``v``: the V_in interval's slope, and the slope of
-        the gate interval below V_gate (a raised column node lowers V_gs)."""
-        i, t = self._locate(v)
+    def slope_v(self, v: torch.Tensor) -> torch.Tensor:
+        """dI/dV_cell (A/V) at ``v``, V_gs = V_gate: the slope of the V_in interval."""
+        i, _ = self._locate(v)
         table = self.current.unsqueeze(1).expand(-1, i.shape[1], -1, -1, -1)
-        slope_v = ((table.gather(-1, i + 1) - table.gather(-1, i)) / self.step).squeeze(-1)
-        return slope_v, self._at(self.gate_slope, i, t)
+        return ((table.gather(-1, i + 1) - table.gather(-1, i)) / self.step).squeeze(-1)
 
 
 def solve_rows(
-    lut: CellLUT,
-    g: torch.Tensor,
+    cells: _RowCells,
     volts: torch.Tensor,
-    v_gate: float,
     wires: Wires,
     rise: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Cell currents and their slopes with every column node held at 0 V.
 
     Parameters
     ----------
-    g
-        Conductances (S), (tiles, rows, cols).
+    cells
+        The cells of the tiles, (tiles, rows, cols), at their layer's V_gate.
     volts
         Row source voltages (V), (points,): every row of every tile driven at each in turn.
     rise
-        None: s is the tangent -dI/dV_c at 0 V. Else a typical column-node rise of every cell
-        (V, > 0), (tiles, rows, cols): s is the secant over it.
+        A typical column-node rise of every cell (V, > 0), (tiles, rows, cols): s is the
+        secant of the cell's current over it (V_cell and V_gs lowered by it). None: s is not
+        computed (returned as None).
 
     Returns
     -------
     (h, s, p)
-        Each (tiles, points, rows, cols), float64: the cell current (A), -dI/dV_c and
-        dI/dV_cell (A/V).
+        Each (tiles, points, rows, cols), in the cells' dtype: the cell current (A),
+        -Delta I / rise and dI/dV_cell (A/V).
 
     Raises
     ------
     CircuitConvergenceError
         The row iteration did not settle (wires far too resistive for the cells).
     """
-    cells = _RowCells(lut, g.to(torch.float64), v_gate)
-    source = volts.to(torch.float64).view(1, -1, 1, 1)
-    node = source.expand(g.shape[0], -1, g.shape[1], g.shape[2])
+    source = volts.to(cells.current.dtype).view(1, -1, 1, 1)
+    tiles, rows, cols = cells.current.shape[:3]
+    node = source.expand(tiles, -1, rows, cols)
     update = float("inf")
     for _ in range(ROW_ITERATIONS):
         new = source - _row_drop(cells(node), wires)
@@ -229,11 +241,10 @@ def solve_rows(
     else:
         raise CircuitConvergenceError(ROW_ITERATIONS, update, ROW_TOLERANCE_V)
     current = cells(node)
-    slope_v, slope_gate = cells.slopes(node)
     if rise is None:
-        return current, slope_v + slope_gate, slope_v
-    # the secant over a typical column rise: the cells' curvature in V_cell, on average
-    return current, (current - cells.lowered(node, rise.unsqueeze(1))) / rise.unsqueeze(1), slope_v
+        return current, None, cells.slope_v(node)
+    secant = (current - cells.lowered(node, rise)) / rise.unsqueeze(1)
+    return current, secant, cells.slope_v(node)
 
 
 def _column_rise(currents: torch.Tensor, wires: Wires) -> torch.Tensor:
@@ -292,16 +303,16 @@ def _reduce(
     step = max(1, ROW_CHUNK_CELLS // (FIT_POINTS * rows * cols))
     h_parts, s_parts = [], []
     for start in range(0, tiles.shape[0], step):
-        chunk = tiles[start : start + step]
-        mid = solve_rows(lut, chunk, points[-1:] * SECANT_SCALE * lut.v_max, v_gate, wires)[0]
+        cells = _RowCells(lut, tiles[start : start + step].to(ROW_DTYPE), v_gate)
+        mid = solve_rows(cells, points[-1:] * SECANT_SCALE * lut.v_max, wires)[0]
         rise = _column_rise(mid[:, 0].detach(), wires).clamp_min(1e-6)
-        h, s, p = solve_rows(lut, chunk, points * lut.v_max, v_gate, wires, rise)
+        h, s, p = solve_rows(cells, points * lut.v_max, wires, rise)
         # each column's expected mode current at mid-scale inputs: the shape of z over a tile
         typical = (phi.view(1, rows, 1) * h[:, FIT_POINTS // 2]).sum(1, keepdim=True)
         typical = typical / typical.mean(-1, keepdim=True)  # (tiles, 1, cols)
         cross = phi.view(1, 1, rows, 1) * p * _row_drop(s * typical.unsqueeze(1), wires)
-        h_parts.append(_fit(h, points, H_POWERS))
-        s_parts.append(_fit(torch.stack([s, cross], dim=2), points, S_POWERS))
+        h_parts.append(_fit(h.double(), points, H_POWERS))
+        s_parts.append(_fit(torch.stack([s, cross], dim=2).double(), points, S_POWERS))
     h_coef = torch.cat(h_parts, dim=1)  # (powers, tiles, rows, cols)
     s_coef, x_coef = torch.cat(s_parts, dim=1).unbind(2)
     h_basis, (h_coef,) = _compress(H_POWERS, [h_coef], [H_BUDGET * lut.g_on_s * lut.v_max])
