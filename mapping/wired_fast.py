@@ -35,6 +35,7 @@ Gradients flow to the weights (through the row solve, unrolled, and the fits) an
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -61,9 +62,14 @@ SECANT_SCALE = 0.45
 COLUMN_MODES = 2
 
 #: Largest error of a cell's h(v) in the compressed basis, a fraction of G_ON * V_max; and of its
-#: s(v) (and the cross term), a fraction of the layer's largest |s|.
+#: s(v), a fraction of the layer's largest |s|.
 H_BUDGET = 2e-5
 S_BUDGET = 1e-3
+
+#: The same for the modes' self-coupling (a correction of the correction: lambda B is about the
+#: wires' relative effect), and for the cross term (a fraction of its own largest value).
+COUPLING_BUDGET = 1e-2
+CROSS_BUDGET = 1e-2
 
 #: Row voltages on which the rows are solved and the polynomials fitted.
 FIT_POINTS = 9
@@ -72,12 +78,39 @@ FIT_POINTS = 9
 ROW_ITERATIONS = 60
 ROW_TOLERANCE_V = 1e-6
 
-#: The row solves' floating type: float32 resolves 1e-7 of a 0.5 V node, far below the
-#: tolerance, at half the memory traffic of float64.
+#: The row solves' floating type for layers in float32 (or lower): float32 resolves 1e-7 of a
+#: 0.5 V node, far below the tolerance, at half the memory traffic of float64 (float64 layers
+#: are solved in float64).
 ROW_DTYPE = torch.float32
 
 #: Cells (tiles x grid points x rows x cols) solved at once in the row solve.
 ROW_CHUNK_CELLS = 1 << 21
+
+
+@dataclass(frozen=True)
+class FamilyGroup:
+    """Per-row sums that share a basis: ``bmm(features, weights)`` gives each family's sums.
+
+    Attributes
+    ----------
+    powers
+        The powers of v the basis is written in.
+    basis
+        (len(powers), K): the basis polynomials as power coefficients.
+    weights
+        (t_in, K * rows, families * t_out * cols): each family's coordinates (A or A/V).
+    """
+
+    powers: range
+    basis: torch.Tensor
+    weights: torch.Tensor
+
+    def sums(self, powers: torch.Tensor) -> torch.Tensor:
+        """(t_in, n, families * t_out * cols): the families' sums over each tile's rows, from
+        the powers v^0, v^1, ... of the row voltages (fractions of V_max), (t_in, n, p, rows)."""
+        stack = powers[:, :, self.powers.start : self.powers.stop]
+        features = torch.matmul(self.basis.T, stack)  # (t_in, n, K, rows)
+        return torch.bmm(features.flatten(-2), self.weights)
 
 
 @dataclass(frozen=True)
@@ -86,31 +119,39 @@ class WiredTiles:
 
     Attributes
     ----------
-    h_basis
-        (len(H_POWERS), K_h): the layer's basis for h(v), as coefficients of the powers.
-    h_weights
-        (t_in, K_h * rows, 2 * t_out * cols): the coordinates of h (A) for H and of phi_i h for
-        A, stacked along the last axis; row blocks are the basis functions.
-    s_basis
-        (len(S_POWERS), K_s): the layer's basis for s(v) and the cross term.
-    s_weights
-        (t_in, K_s * rows, 4 * t_out * cols): the coordinates of phi_i s for S, phi_i^2 s for
-        B (A/V), and of the cross term and phi_i times it.
-    lam
-        The leading eigenvalue of the column resistance matrix (ohm), with phi of unit norm.
+    currents
+        H = sum h, then A_m = sum phi_m h for each mode m (A).
+    slopes
+        S_m = sum phi_m s for each mode (A/V).
+    couplings
+        B_mk = sum phi_m phi_k s for m <= k (A/V): the modes' self-coupling, on a coarser basis.
+    cross
+        X = sum chi, then sum phi_m chi for each mode (A/V): the rows' response to the raised
+        columns, on its own basis.
+    lams
+        The modes' eigenvalues of the column resistance matrix (ohm), phi of unit norm.
     rows, cols, t_in, t_out
         Tile size (physical cells) and the tile grid.
     """
 
-    h_basis: torch.Tensor
-    h_weights: torch.Tensor
-    s_basis: torch.Tensor
-    s_weights: torch.Tensor
+    currents: FamilyGroup
+    slopes: FamilyGroup
+    couplings: FamilyGroup
+    cross: FamilyGroup
     lams: tuple[float, ...]
     rows: int
     cols: int
     t_in: int
     t_out: int
+
+    @property
+    def terms(self) -> dict[str, int]:
+        """Basis functions per group (the matrix products of a read are sum of terms x
+        families)."""
+        return {
+            name: getattr(self, name).basis.shape[1]
+            for name in ("currents", "slopes", "couplings", "cross")
+        }
 
 
 def column_modes(rows: int, wires: Wires, count: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -301,9 +342,10 @@ def _reduce(
     phi = phis[:, 0]
     points = torch.linspace(0.0, 1.0, FIT_POINTS, dtype=torch.float64, device=tiles.device)
     step = max(1, ROW_CHUNK_CELLS // (FIT_POINTS * rows * cols))
+    work = torch.float64 if tiles.dtype == torch.float64 else ROW_DTYPE
     h_parts, s_parts = [], []
     for start in range(0, tiles.shape[0], step):
-        cells = _RowCells(lut, tiles[start : start + step].to(ROW_DTYPE), v_gate)
+        cells = _RowCells(lut, tiles[start : start + step].to(work), v_gate)
         mid = solve_rows(cells, points[-1:] * SECANT_SCALE * lut.v_max, wires)[0]
         rise = _column_rise(mid[:, 0].detach(), wires).clamp_min(1e-6)
         h, s, p = solve_rows(cells, points * lut.v_max, wires, rise)
@@ -315,24 +357,21 @@ def _reduce(
         s_parts.append(_fit(torch.stack([s, cross], dim=2).double(), points, S_POWERS))
     h_coef = torch.cat(h_parts, dim=1)  # (powers, tiles, rows, cols)
     s_coef, x_coef = torch.cat(s_parts, dim=1).unbind(2)
-    h_basis, (h_coef,) = _compress(H_POWERS, [h_coef], [H_BUDGET * lut.g_on_s * lut.v_max])
-    s_scale = [float(c.detach().abs().max()) * S_BUDGET for c in (s_coef, x_coef)]
-    s_basis, (s_coef, x_coef) = _compress(S_POWERS, [s_coef, x_coef], s_scale)
     modes = [phis[:, m].view(1, 1, rows, 1) for m in range(phis.shape[1])]
     pairs = [modes[m] * modes[k] for m in range(len(modes)) for k in range(m, len(modes))]
-    h_weights = _arrange(torch.stack([h_coef, *(h_coef * w for w in modes)]), t_in, t_out)
-    s_families = [
-        *(s_coef * w for w in modes),
-        *(s_coef * w for w in pairs),
-        x_coef,
-        *(x_coef * w for w in modes),
-    ]
-    s_weights = _arrange(torch.stack(s_families), t_in, t_out)
+    s_largest = float(s_coef.detach().abs().max())
+    x_largest = float(x_coef.detach().abs().max())
+
+    def group(powers: range, coef: torch.Tensor, tol: float, weights: list) -> FamilyGroup:
+        basis, coords = _compress(powers, coef, tol)
+        stacked = torch.stack([coords * w for w in weights])
+        return FamilyGroup(powers, basis.to(dtype), _arrange(stacked, t_in, t_out).to(dtype))
+
     return WiredTiles(
-        h_basis.to(dtype),
-        h_weights.to(dtype),
-        s_basis.to(dtype),
-        s_weights.to(dtype),
+        group(H_POWERS, h_coef, H_BUDGET * lut.g_on_s * lut.v_max, [1.0, *modes]),
+        group(S_POWERS, s_coef, S_BUDGET * s_largest, modes),
+        group(S_POWERS, s_coef, COUPLING_BUDGET * s_largest, pairs),
+        group(S_POWERS, x_coef, CROSS_BUDGET * max(x_largest, 1e-300), [1.0, *modes]),
         tuple(float(x) for x in lams),
         rows,
         cols,
@@ -342,37 +381,31 @@ def _reduce(
 
 
 def _compress(
-    powers: range, coefs: list[torch.Tensor], tolerances: list[float]
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """A basis of few polynomials for the per-cell polynomials ``coefs`` (each (powers, ...)):
-    the fewest leading modes (on a fine grid of v in [0, 1]) that keep every cell's function
-    within its group's tolerance (in the coefficients' units, at every grid point; bounded by
-    the residual's 2-norm over the grid).
+    powers: range, coef: torch.Tensor, tolerance: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A basis of few polynomials for the per-cell polynomials ``coef`` (powers, ...): the
+    fewest leading modes (on a fine grid of v in [0, 1]) that keep every cell's function within
+    ``tolerance`` (in the coefficients' units) at every grid point (bounded by the residual's
+    2-norm over the grid).
 
     Returns the basis as power coefficients (len(powers), K), detached (the gradient flows
-    through the cells' coordinates), and each group's coordinates (K, ...).
+    through the cells' coordinates), and the coordinates (K, ...).
     """
-    fine = torch.linspace(0.0, 1.0, 101, dtype=torch.float64, device=coefs[0].device)
+    fine = torch.linspace(0.0, 1.0, 101, dtype=torch.float64, device=coef.device)
     design = torch.stack([fine**p for p in powers], dim=1)  # (101, D)
     _, r = torch.linalg.qr(design)
-    flat = [
-        (r @ c.reshape(len(powers), -1)) / tol for c, tol in zip(coefs, tolerances, strict=True)
-    ]
+    flat = (r @ coef.reshape(len(powers), -1)) / tolerance
     with torch.no_grad():
-        joined = torch.cat(flat, dim=1)
-        _, vectors = torch.linalg.eigh(joined @ joined.T)
+        _, vectors = torch.linalg.eigh(flat @ flat.T)
         vectors = vectors.flip(1)  # leading modes first
         for k in range(1, len(powers) + 1):
             modes = vectors[:, :k]
-            # q is orthonormal: a cell's residual on the grid is at most its 2-norm here
-            residual = joined - modes @ (modes.T @ joined)
+            # r's Q is orthonormal: a cell's residual on the grid is at most its 2-norm here
+            residual = flat - modes @ (modes.T @ flat)
             if float(residual.square().sum(0).max()) <= 1.0:
                 break
     basis = torch.linalg.solve_triangular(r, modes, upper=True)  # (D, K) power coefficients
-    coords = [
-        ((modes.T @ f) * tol).reshape(modes.shape[1], *c.shape[1:])
-        for f, c, tol in zip(flat, coefs, tolerances, strict=True)
-    ]
+    coords = ((modes.T @ flat) * tolerance).reshape(modes.shape[1], *coef.shape[1:])
     return basis, coords
 
 
@@ -385,10 +418,12 @@ def _arrange(coef: torch.Tensor, t_in: int, t_out: int) -> torch.Tensor:
     return coef.reshape(t_in, terms * rows, families * t_out * cols)
 
 
-def _features(v: torch.Tensor, powers: range, basis: torch.Tensor) -> torch.Tensor:
-    """(t_in, n, rows) -> (t_in, n, K * rows): the basis polynomials at v, term blocks."""
-    stacked = torch.stack([v**p if p else torch.ones_like(v) for p in powers], dim=-1)
-    return (stacked @ basis).transpose(-1, -2).flatten(-2)
+def _powers(v: torch.Tensor, highest: int) -> torch.Tensor:
+    """(t_in, n, rows) -> (t_in, n, highest + 1, rows): v^0 .. v^highest."""
+    out = [torch.ones_like(v), v]
+    for _ in range(2, highest + 1):
+        out.append(out[-1] * v)
+    return torch.stack(out, dim=2)
 
 
 def column_currents(reduced: WiredTiles, v: torch.Tensor) -> torch.Tensor:
@@ -396,41 +431,51 @@ def column_currents(reduced: WiredTiles, v: torch.Tensor) -> torch.Tensor:
     fractions of V_max ``v`` (t_in, n, rows) in [0, 1]: one read of every tile."""
     count = len(reduced.lams)
     shape = (*v.shape[:2], reduced.t_out, reduced.cols)
-    h_sums = torch.bmm(_features(v, H_POWERS, reduced.h_basis), reduced.h_weights)
-    s_sums = torch.bmm(_features(v, S_POWERS, reduced.s_basis), reduced.s_weights)
-    total, *phi_h = h_sums.reshape(*shape[:2], -1, *shape[2:]).unbind(2)
-    s_parts = list(s_sums.reshape(*shape[:2], -1, *shape[2:]).unbind(2))
-    phi_s, s_parts = s_parts[:count], s_parts[count:]
-    n_pairs = count * (count + 1) // 2
-    pair_s, (cross, *phi_cross) = s_parts[:n_pairs], s_parts[n_pairs:]
-    solve = _solve_one if count == 1 else _solve_two
-    alone = solve(reduced.lams, pair_s, phi_h)
-    per_cross = solve(reduced.lams, pair_s, phi_cross)
+
+    powers = _powers(v, max(H_POWERS.stop, S_POWERS.stop) - 1)
+
+    def families(group: FamilyGroup) -> list[torch.Tensor]:
+        return list(group.sums(powers).reshape(*shape[:2], -1, *shape[2:]).unbind(2))
+
+    total, *phi_h = families(reduced.currents)
+    phi_s = families(reduced.slopes)
+    pair_s = families(reduced.couplings)
+    cross, *phi_cross = families(reduced.cross)
+    solve = _coupling_one if count == 1 else _coupling_two
+    apply = solve(reduced.lams, pair_s)  # z = apply(rhs): the Galerkin condition per column
+    alone, per_cross = apply(phi_h), apply(phi_cross)
     # the cross term's amplitude: the tile's mean first-mode coefficient, self-consistently
     amplitude = alone[0].mean(-1, keepdim=True) / (1 - per_cross[0].mean(-1, keepdim=True))
-    out = total + amplitude * cross
+    out = torch.addcmul(total, amplitude, cross)
     for m in range(count):
-        out = out - (alone[m] + amplitude * per_cross[m]) * phi_s[m]
+        out = out - torch.addcmul(alone[m], amplitude, per_cross[m]).mul_(phi_s[m])
     return out.flatten(-2)
 
 
-def _solve_one(
-    lams: tuple[float, ...], pair_s: list[torch.Tensor], rhs: list[torch.Tensor]
-) -> list[torch.Tensor]:
-    """z = lambda rhs / (1 + lambda B): the one-mode Galerkin condition per column."""
-    (lam,), (b,), (r,) = lams, pair_s, rhs
-    return [lam * r / (1 + lam * b)]
+Coupling = Callable[[list[torch.Tensor]], list[torch.Tensor]]
 
 
-def _solve_two(
-    lams: tuple[float, ...], pair_s: list[torch.Tensor], rhs: list[torch.Tensor]
-) -> list[torch.Tensor]:
-    """(1 + Lambda B) z = Lambda rhs for two modes per column (B symmetric: B11, B12, B22)."""
-    (l1, l2), (b11, b12, b22), (r1, r2) = lams, pair_s, rhs
-    m11, m12, m21, m22 = 1 + l1 * b11, l1 * b12, l2 * b12, 1 + l2 * b22
-    det = m11 * m22 - m12 * m21
-    r1, r2 = l1 * r1, l2 * r2
-    return [(r1 * m22 - m12 * r2) / det, (m11 * r2 - m21 * r1) / det]
+def _coupling_one(lams: tuple[float, ...], pair_s: list[torch.Tensor]) -> Coupling:
+    """rhs -> z = lambda rhs / (1 + lambda B): the one-mode Galerkin condition per column."""
+    (lam,), (b,) = lams, pair_s
+    gain = lam / (1 + lam * b)
+    return lambda rhs: [gain * rhs[0]]
+
+
+def _coupling_two(lams: tuple[float, ...], pair_s: list[torch.Tensor]) -> Coupling:
+    """rhs -> z = (1 + Lambda B)^-1 Lambda rhs for two modes per column (B symmetric: B11, B12,
+    B22), the 2 x 2 inverse formed once."""
+    (l1, l2), (b11, b12, b22) = lams, pair_s
+    m11, m22 = 1 + l1 * b11, 1 + l2 * b22
+    scale = 1 / (m11 * m22 - (l1 * l2) * b12 * b12)
+    n11, n22 = (l1 * scale) * m22, (l2 * scale) * m11
+    n12 = (-l1 * l2) * b12 * scale  # both off-diagonal entries of the product: symmetric
+
+    def apply(rhs: list[torch.Tensor]) -> list[torch.Tensor]:
+        r1, r2 = rhs
+        return [torch.addcmul(n11 * r1, n12, r2), torch.addcmul(n22 * r2, n12, r1)]
+
+    return apply
 
 
 def fast_wired_sum(
@@ -452,7 +497,7 @@ def fast_wired_sum(
         if not positive and not bool((u < 0).any()):
             continue
         v = F.pad(part, (0, reduced.t_in * rows - n_in)).reshape(n, reduced.t_in, rows)
-        currents = column_currents(reduced, v.transpose(0, 1).to(reduced.h_weights.dtype))
+        currents = column_currents(reduced, v.transpose(0, 1).to(reduced.currents.weights.dtype))
         currents = currents.reshape(reduced.t_in, n, reduced.t_out, reduced.cols)
         diff = currents[..., 0::2] - currents[..., 1::2]
         if config.adc_bits is not None:
