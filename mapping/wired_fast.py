@@ -1,35 +1,48 @@
-"""The wired fast path: crossbar tiles with wire resistance at the cost of a few matrix products.
+"""The wired fast path: crossbar tiles with wire resistance at the cost of matrix products.
 
 The reference (:mod:`neatxbar.mapping.wired`, ``path = "exact"``) solves every tile as a circuit
-for every input vector. This path reduces the circuit once per weight setting to polynomial
-coefficient matrices, so that a forward pass is a handful of matrix products and some work per
-column. The reduction, per physical tile of ``rows x cols`` cells:
+for every input vector. This path reduces each tile's circuit once per weight setting to
+coefficient matrices, so that a read costs matrix products and some work per column. The
+reduction, per physical tile of ``rows x cols`` cells (row drivers on the left, column sense at
+the bottom, as in :mod:`neatxbar.mapping.circuit`):
 
-1. **Rows, solved exactly once per weights.** Each row wire with its cells is solved with the
-   column nodes held at 0 V, for row voltages V on a grid over [0, V_max]. Every row depends on
-   its own input only, so this gives each cell's current h_ij(V) with its row's IR drop, and
-   s_ij(V) = -dI/dV_c, the current the cell loses per volt its column node rises (V_cell and
-   V_gs fall together). Both are fitted by polynomials in v = V / V_max (h without a constant
-   term, so a row at 0 V adds no current; s with one, so it still loads its column).
-2. **Columns, reduced to one mode.** The column node voltages are c = R I along each column, R
-   the column wire's resistance matrix (r_sense + r_col (rows - 1 - max(i, k)) between rows i and
-   k). With R ~ lambda phi phi^T (its leading eigenpair), c_ij ~ phi_i z_j, and the cells
-   linearised in c, I_ij = h_ij(V_i) - s_ij(V_i) c_ij, the Galerkin condition
-   z_j = lambda phi^T I_j gives per column
+1. **Rows, solved once per weights.** Each row wire with its cells is solved with the column
+   nodes at 0 V, for row voltages V on a grid over [0, V_max] (:data:`FIT_POINTS`; fixed-point
+   iteration on the LUT, exact up to :data:`ROW_TOLERANCE_V`). Every row depends on its own
+   input only, so this gives each cell's current h_ij(V) with its row's IR drop; s_ij(V), the
+   current it loses per volt its column node rises (V_cell and V_gs fall together), as the
+   secant over a typical rise (that of all rows at :data:`SECANT_SCALE` V_max, which averages
+   the cell's curvature); and p_ij(V) = dI/dV_cell. All are fitted by polynomials in
+   v = V / V_max (h without a constant term: a row at 0 V adds no current; s with one: it still
+   loads its column, the cell conducting backwards as the solver's odd extension).
+2. **Columns, reduced to two modes.** The column node voltages are c = R I along each column, R
+   the column wire's resistance matrix (r_sense + r_col (rows - 1 - max(i, k)) between rows i
+   and k). With R ~ sum_m lambda_m phi_m phi_m^T (its :data:`COLUMN_MODES` leading eigenpairs),
+   c_ij ~ sum_m phi_m(i) z_mj, and I_ij = h_ij(V_i) - s_ij(V_i) c_ij, the Galerkin condition
+   z_m = lambda_m phi_m^T I gives per column the 2 x 2 system
 
-       z = lambda A / (1 + lambda B),  J = H - z S,
+       (1 + Lambda B) z = Lambda (A + a X_phi),   J = H - sum_m z_m S_m + a X,
 
-   with H = sum_i h_ij, A = sum_i phi_i h_ij, S = sum_i phi_i s_ij, B = sum_i phi_i^2 s_ij:
-   four sums over rows of per-cell polynomials in the inputs, i.e. matrix products of the
-   powers of v with coefficient matrices fixed by the weights.
+   with H = sum_i h_ij, A_m = sum_i phi_m(i) h_ij, S_m = sum_i phi_m(i) s_ij and
+   B_mk = sum_i phi_m(i) phi_k(i) s_ij.
+3. **Rows' response to the columns.** A raised column node takes current from a row, whose drop
+   then shrinks and gives some back: chi_ij = phi_1(i) p_ij sum_l R_row(j, l) s_il t_l, with t_l
+   each column's share of the first mode at mid-scale inputs (so z_1l ~ a t_l), enters as
+   a X = a sum_i chi_ij (and a X_phi in the modes); a, the tile's amplitude, follows from the
+   mean first-mode coefficient, self-consistently.
 
-What it leaves out, and what that costs (measured against the reference solver and ngspice in
-``benchmarks/circuit.py``, see ``docs/emulation.md``): the column profile beyond its leading
-mode, the rows' response to the raised column nodes (a row drop shrinks when its cells lose
-current to the columns), and the cells' curvature in c. These are second order in the wires'
-effect, which grows as r * G * rows^2.
+Each family of sums over rows is a matrix product of basis functions of the inputs with
+coefficient matrices fixed by the weights. The basis of a family group (:class:`FamilyGroup`) is
+the fewest leading modes of the layer's own per-cell polynomials that keep every cell within its
+budget (:data:`H_BUDGET`, :data:`S_BUDGET`, :data:`COUPLING_BUDGET`, :data:`CROSS_BUDGET`).
 
-Gradients flow to the weights (through the row solve, unrolled, and the fits) and the inputs.
+Left out: the column profile beyond two modes, the cells' curvature in c beyond the secant, the
+rows' response beyond first order with one amplitude per tile. These are higher order in the
+wires' relative effect, which grows as r G rows^2. Measured against the reference solver and
+ngspice: ``benchmarks/wired_fast.py`` (``benchmarks/RESULTS.md``), see ``docs/emulation.md``.
+
+Gradients flow to the weights (through the unrolled row solves and the fits; the bases are held
+fixed) and to the inputs.
 """
 
 from __future__ import annotations
