@@ -46,11 +46,14 @@ from neatxbar.core.progress import ProgressBar
 from neatxbar.lut.errors import LUTError
 from neatxbar.lut.schema import (
     FAILED,
+    OFFERED,
+    OFFERED_TOLERANCE_V,
     SOLVED,
     Grids,
     check_attrs_and_grids,
     create,
     open_lut,
+    read_offered,
     replace_atomically,
     transistor_json,
     write_block,
@@ -69,9 +72,11 @@ from neatxbar.spice import (
 RETRY_OPTIONS = {"gminsteps": 100.0, "srcsteps": 100.0, "itl1": 1000.0, "itl2": 500.0}
 
 #: With ``workers`` unset, runs of fewer pending points than this stay in this process: starting
-#: a pool of spawned processes (imports, ngspice) costs more than it saves (measured: the paper
-#: LUT's 84k points take 0.2 s in process and 0.45 s on a 2-process pool).
-IN_PROCESS_BELOW_POINTS = 300_000
+#: a pool of spawned processes (imports, ngspice) costs more than it saves (measured: a 13-gate
+#: paper LUT's 84k points took 0.2 s in process and 0.45 s on a 2-process pool; the 71-gate
+#: paper LUT's 459k points take 1.8 s in process and 15 s on a 2-process pool of a loaded 2-core
+#: machine, where starting the pool alone took 11 s).
+IN_PROCESS_BELOW_POINTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -223,15 +228,36 @@ def _hold_for_tests(chunks_written: int) -> None:
         time.sleep(0.01)
 
 
-def _check_same_spec(path: Path, sha: str) -> None:
+def _check_same_spec(path: Path, spec: SweepSpec, sha: str) -> None:
+    """Refuse ``path`` unless it was made from this spec: the same ``spec_sha256`` (which covers
+    ``v_gate.offered_v``) and the same offered gate voltages in ``grid/v_gate_offered``."""
     with open_lut(path) as f:
-        check_attrs_and_grids(f, path)
+        grids = check_attrs_and_grids(f, path)
         theirs = str(f.attrs["spec_sha256"])
+        offered = read_offered(f, grids, path)
     if theirs != sha:
         raise LUTError(
             f"{path} was made from another spec (spec_sha256 {theirs[:12]}..., this spec "
             f"{sha[:12]}...); use --overwrite to start again, or another --out"
         )
+    ours = _offered(spec)
+    same = (offered is None and ours is None) or (
+        offered is not None
+        and ours is not None
+        and offered.shape == ours.shape
+        and bool(np.all(np.abs(offered - ours) <= OFFERED_TOLERANCE_V))
+    )
+    if not same:
+        raise LUTError(
+            f"{path}: its {OFFERED} does not match the spec's v_gate.offered_v; use --overwrite "
+            "to start again, or another --out"
+        )
+
+
+def _offered(spec: SweepSpec) -> np.ndarray | None:
+    """The spec's offered gate voltages (V, grid values) as the file stores them; None when the
+    spec offers every grid value (the file then has no ``grid/v_gate_offered``)."""
+    return None if spec.v_gate.offered_v is None else spec.v_gate.offered()
 
 
 def _new_file(path: Path, spec: SweepSpec, spec_text: str, sha: str) -> None:
@@ -262,7 +288,7 @@ def _new_file(path: Path, spec: SweepSpec, spec_text: str, sha: str) -> None:
     }
     grids = Grids(spec.conductances, spec.v_in.values(), spec.v_gate.values())
     tmp = path.with_name(path.name + ".tmp")
-    create(tmp, grids, attrs)
+    create(tmp, grids, attrs, _offered(spec))
     replace_atomically(tmp, path)
 
 
@@ -430,12 +456,12 @@ def characterize(
             for path in (out, partial):
                 path.unlink(missing_ok=True)
         if out.exists():
-            _check_same_spec(out, sha)
+            _check_same_spec(out, spec, sha)
             return CharacterizeReport(out, True, total, up_to_date=True)
         if partial.exists() and _nothing_solved(partial):
             partial.unlink()  # nothing solved in it (e.g. a run that failed at once): start anew
         if partial.exists():
-            _check_same_spec(partial, sha)
+            _check_same_spec(partial, spec, sha)
         else:
             _new_file(partial, spec, spec_text, sha)
         return _run(spec, out, partial, total, workers, executor, progress, started)

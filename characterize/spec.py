@@ -20,6 +20,7 @@ import numpy as np
 
 from neatxbar.core.checks import check_integer, check_number
 from neatxbar.core.config import ConfigError, from_mapping, to_plain
+from neatxbar.lut.schema import OFFERED_TOLERANCE_V
 from neatxbar.spice import Transistor
 from neatxbar.spice.params import check_options
 from neatxbar.spice.render import uniform_step
@@ -69,6 +70,74 @@ class VoltageGrid:
 
     def values(self) -> np.ndarray:
         return np.linspace(self.start_v, self.stop_v, self.num)
+
+
+@dataclass(frozen=True)
+class GateGrid(VoltageGrid):
+    """The gate-voltage grid (V), and the gate voltages offered for mapping.
+
+    ``offered_v``: the grid values (V, sorted, no repeats) offered wherever a gate voltage is
+    *chosen* for a layer (the data-free and data-driven selections, ``neat map``'s sweeps and
+    ``auto``); None (the key absent): every grid value. A grid finer than the offered set makes
+    the interpolation accurate where a cell's V_gs falls between offered values (wire resistance
+    lowers it below its layer's V_gate), without multiplying the choices. Stored in the LUT as
+    ``grid/v_gate_offered``.
+    """
+
+    offered_v: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        # numbers as floats, as the other keys (so `1` and `1.0` hash alike); anything else is
+        # left for the validation to name
+        values = self.offered_v
+        if isinstance(values, list | tuple) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values
+        ):
+            object.__setattr__(self, "offered_v", [float(v) for v in values])
+
+    def offered(self) -> np.ndarray:
+        """The offered gate voltages (V) as grid values (every grid value when none are set);
+        call on a validated spec."""
+        grid = self.values()
+        if self.offered_v is None:
+            return grid
+        return grid[offered_indices(self)]
+
+
+def offered_indices(grid: GateGrid) -> np.ndarray:
+    """Grid indices of ``grid.offered_v``, checked: a non-empty list of numbers (V), each within
+    :data:`OFFERED_TOLERANCE_V` of a grid value, strictly increasing (sorted, no repeats).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``v_gate.offered_v`` and the first bad value.
+    """
+    key = "v_gate.offered_v"
+    values = grid.offered_v
+    if not isinstance(values, list | tuple) or not values:
+        raise ConfigError(
+            f"{key} must be a non-empty list of gate voltages (V) on the v_gate grid, "
+            f"got {values!r}"
+        )
+    if len(values) > grid.num:
+        raise ConfigError(
+            f"{key} lists {len(values)} gate voltages, more than the {grid.num} of the grid"
+        )
+    volts = np.array([check_number(f"{key}[{i}] (V)", v) for i, v in enumerate(values)])
+    points = grid.values()
+    step = (grid.stop_v - grid.start_v) / (grid.num - 1)
+    index = np.clip(np.rint((volts - grid.start_v) / step), 0, grid.num - 1).astype(np.int64)
+    off = np.abs(points[index] - volts) > OFFERED_TOLERANCE_V
+    if np.any(off):
+        bad = float(volts[np.argmax(off)])
+        raise ConfigError(
+            f"{key}: {bad:g} V is not on the v_gate grid ({grid.start_v:g} to {grid.stop_v:g} V "
+            f"in {step:.6g} V steps); offer grid values only"
+        )
+    if np.any(np.diff(index) <= 0):
+        raise ConfigError(f"{key} must be sorted in increasing order, without repeats")
+    return index
 
 
 @dataclass(frozen=True)
@@ -130,7 +199,7 @@ class SweepSpec:
     memristor: Memristor = field(default_factory=Memristor)
     conductance: ConductanceGrid = field(default_factory=ConductanceGrid)
     v_in: VoltageGrid = field(default_factory=VoltageGrid)
-    v_gate: VoltageGrid = field(default_factory=lambda: VoltageGrid(0.7, 1.3, 13))
+    v_gate: GateGrid = field(default_factory=lambda: GateGrid(0.7, 1.3, 13))
     transistor: TransistorSpec = field(default_factory=TransistorSpec)
     ngspice: dict[str, float] = field(default_factory=dict)
     base_dir: str | None = field(default=None, compare=False, repr=False)
@@ -178,6 +247,8 @@ class SweepSpec:
             if grid.stop_v <= grid.start_v:
                 raise ConfigError(f"{key}: stop_v must exceed start_v (an increasing grid)")
             uniform_step(key, grid.values())
+        if self.v_gate.offered_v is not None:
+            offered_indices(self.v_gate)
         self._check_sizes()
         self.cell_transistor().validate()
         check_options(self.ngspice)
@@ -216,6 +287,8 @@ class SweepSpec:
         data = to_plain(self)
         data.pop("base_dir")
         data.pop("card_text")
+        if data["v_gate"]["offered_v"] is None:  # absent: the plain data (and hash) of old specs
+            del data["v_gate"]["offered_v"]
         return data
 
     def sha256(self) -> str:

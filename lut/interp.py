@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import torch
 
 from neatxbar.core.checks import check_number
 from neatxbar.lut.errors import LUTError
-from neatxbar.lut.schema import Provenance, read_lut
+from neatxbar.lut.schema import OFFERED_TOLERANCE_V, Provenance, nearest_index, read_lut
 from neatxbar.lut.separable import SeparableCell, fit_separable, interval
 
 METHODS = ("linear", "pchip")
@@ -82,7 +82,8 @@ class CellLUT:
 
     The file's metadata, read once and checked by :func:`neatxbar.lut.schema.read_lut` (no caller
     reopens the file), are read-only properties: :attr:`tolerance`, :attr:`transistor`,
-    :attr:`read_time_s`, :attr:`spec_text`, :attr:`cell_netlist`, :attr:`provenance`.
+    :attr:`read_time_s`, :attr:`spec_text`, :attr:`cell_netlist`, :attr:`provenance`,
+    :attr:`offered_gates`.
     """
 
     def __init__(
@@ -101,6 +102,7 @@ class CellLUT:
         spec_text: str = "",
         cell_netlist: str = "",
         provenance: Provenance | None = None,
+        offered_gates: Sequence[float] | np.ndarray | None = None,
     ) -> None:
         for name, grid in (("conductance", g_grid), ("v_in", v_grid), ("v_gate", vg_grid)):
             grid = np.asarray(grid)
@@ -130,6 +132,7 @@ class CellLUT:
         self._spec_text = spec_text
         self._cell_netlist = cell_netlist
         self._provenance = provenance or Provenance()
+        self._offered = self._offered_indices(offered_gates, path)
         self._slopes = torch.as_tensor(_pchip_slopes(np.asarray(table), np.asarray(v_grid), 1))
         self._cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, ...]] = {}
         self._separable: dict[tuple[int, float], SeparableCell] = {}
@@ -162,7 +165,28 @@ class CellLUT:
             spec_text=lut.spec,
             cell_netlist=lut.cell_netlist,
             provenance=lut.provenance,
+            offered_gates=lut.v_gate_offered,
         )
+
+    def _offered_indices(
+        self, offered: Sequence[float] | np.ndarray | None, path: Path | None
+    ) -> tuple[int, ...]:
+        """Grid indices of the offered gate voltages (all of them for None); LUTError when they
+        are not finite, sorted, unique values of the gate grid (within 1e-9 V), or none."""
+        if offered is None:
+            return tuple(range(self.vg_grid.numel()))
+        values = np.asarray(offered, dtype=np.float64)
+        if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+            raise LUTError(f"{path or 'LUT'}: offered gate voltages must be finite, at least one")
+        grid = self.vg_grid.numpy()
+        index = nearest_index(grid, values)
+        off = np.abs(grid[index] - values) > OFFERED_TOLERANCE_V
+        if np.any(off) or np.any(np.diff(index) <= 0):
+            raise LUTError(
+                f"{path or 'LUT'}: offered gate voltages must be sorted, distinct values of the "
+                "gate grid"
+            )
+        return tuple(int(m) for m in index)
 
     @property
     def tolerance(self) -> float:
@@ -195,6 +219,14 @@ class CellLUT:
     def provenance(self) -> Provenance:
         """Where the file comes from: created, ngspice_version, package_version, spec_sha256."""
         return self._provenance
+
+    @property
+    def offered_gates(self) -> tuple[float, ...]:
+        """The gate voltages (V, grid values, increasing) offered for mapping: those a gate
+        selection, a sweep or ``auto`` chooses among. The file's ``grid/v_gate_offered``; every
+        grid value when the file does not have it. Any grid value may still be asked for
+        explicitly (and the interpolation uses the whole grid)."""
+        return tuple(float(self.vg_grid[m]) for m in self._offered)
 
     @property
     def g_min_s(self) -> float:

@@ -8,6 +8,8 @@ importing the emulation. Layout::
     /grid/conductance    (n_g,)  S, strictly increasing     attr units = "S"
     /grid/v_in           (n_v,)  V                          attr units = "V"
     /grid/v_gate         (n_vg,) V                          attr units = "V"
+    /grid/v_gate_offered (n_off,) V, optional: the gate voltages offered for mapping, a sorted
+                         subset of grid/v_gate (absent: all of them)   attr units = "V"
     /current             (n_g, n_v, n_vg) float64, A
     /status              (n_g, n_v, n_vg) uint8: 0 solved, 1 not yet run, 2 failed
     /linear_region/g_max (n_vg,) S;  /linear_region/w_max (n_vg,) fraction of the weight range
@@ -20,8 +22,9 @@ untrusted: :func:`open_lut` refuses data stored
 outside the file (external storage, virtual datasets, external or soft links), and
 :func:`read_lut` checks every dataset's type and shape *before* reading it (never allocating more
 than the declared grids imply, and at most :data:`MAX_POINTS` points), then every value: finite,
-strictly increasing grids, positive conductances, non-negative currents, bounds in range, and the
-attributes used downstream (tolerance, transistor JSON, read time).
+strictly increasing grids, positive conductances, non-negative currents, bounds in range, the
+offered gate voltages (on the gate grid, sorted) and the attributes used downstream (tolerance,
+transistor JSON, read time).
 """
 
 from __future__ import annotations
@@ -45,6 +48,10 @@ from neatxbar.lut.errors import LUTError
 SCHEMA = "neat-lut/1"
 SOLVED, PENDING, FAILED = 0, 1, 2
 GRID_UNITS = {"conductance": "S", "v_in": "V", "v_gate": "V"}
+#: The optional dataset of the gate voltages offered for mapping (a subset of ``grid/v_gate``).
+OFFERED = "grid/v_gate_offered"
+#: How far (V) an offered gate voltage may lie from its grid point.
+OFFERED_TOLERANCE_V = 1e-9
 ROOT_ATTRS = (
     "schema",
     "created",
@@ -61,7 +68,7 @@ TEXT_ATTRS = tuple(key for key in ROOT_ATTRS if key != "tolerance")
 PROVENANCE_ATTRS = ("created", "ngspice_version", "package_version", "spec_sha256")
 #: Largest LUT accepted, in (G, V_in, V_gate) points: 512 MiB of float64 currents.
 MAX_POINTS = 1 << 26
-#: Most objects (groups and datasets) a LUT file may hold; the schema has 13.
+#: Most objects (groups and datasets) a LUT file may hold; the schema has 14.
 MAX_OBJECTS = 256
 #: A current below ``-CURRENT_SLACK * G_max * V_max`` is negative, not solver noise (A/A).
 CURRENT_SLACK = 1e-9
@@ -145,6 +152,9 @@ class LUTContents:
         ``energy/read_energy``'s ``read_time_s`` (s), or None.
     provenance
         The file's ``created``, ``ngspice_version``, ``package_version``, ``spec_sha256``.
+    v_gate_offered
+        ``grid/v_gate_offered`` as values of ``grids.v_gate`` (V), or None when the file does not
+        have it (every grid gate voltage is offered).
     """
 
     grids: Grids
@@ -156,12 +166,20 @@ class LUTContents:
     region: Region | None = None
     read_time_s: float | None = None
     provenance: Provenance = field(default_factory=Provenance)
+    v_gate_offered: np.ndarray | None = None
 
 
-def create(path: Path, grids: Grids, attrs: Mapping[str, object]) -> None:
+def create(
+    path: Path,
+    grids: Grids,
+    attrs: Mapping[str, object],
+    v_gate_offered: np.ndarray | None = None,
+) -> None:
     """Create a LUT file whose every point is pending (status 1, current NaN).
 
     ``attrs`` must give every root attribute of the schema except ``schema`` and ``created``.
+    ``v_gate_offered`` (V, values of ``grids.v_gate``) is written as ``grid/v_gate_offered``;
+    None writes nothing (every grid gate voltage is offered).
     """
     missing = set(ROOT_ATTRS) - {"schema", "created"} - set(attrs)
     if missing:
@@ -177,6 +195,9 @@ def create(path: Path, grids: Grids, attrs: Mapping[str, object]) -> None:
         current = f.create_dataset("current", shape=grids.shape, dtype="f8", fillvalue=np.nan)
         current.attrs["units"] = "A"
         f.create_dataset("status", shape=grids.shape, dtype="u1", fillvalue=PENDING)
+        if v_gate_offered is not None:
+            offered = f.create_dataset(OFFERED, data=np.asarray(v_gate_offered, np.float64))
+            offered.attrs["units"] = "V"
 
 
 def write_block(f: h5py.File, g_slice: slice, current: np.ndarray, status: np.ndarray) -> None:
@@ -354,6 +375,44 @@ def check_attrs_and_grids(f: h5py.File, path: Path, min_points: int = 1) -> Grid
     return grids
 
 
+def nearest_index(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of the nearest value of the increasing ``grid`` (>= 1 point) for each of the finite
+    ``values`` (O(n log m): no n x m table)."""
+    if grid.size == 1:
+        return np.zeros(np.shape(values), dtype=np.int64)
+    right = np.clip(np.searchsorted(grid, values), 1, grid.size - 1)
+    return np.where(values - grid[right - 1] < grid[right] - values, right - 1, right)
+
+
+def read_offered(f: h5py.File, grids: Grids, path: Path) -> np.ndarray | None:
+    """``grid/v_gate_offered``, checked, as values of ``grids.v_gate`` (V); None when absent.
+
+    It must be a 1-D float64 dataset of 1 to n_vg finite values, each within
+    :data:`OFFERED_TOLERANCE_V` of a grid gate voltage, strictly increasing (sorted, no repeats).
+    Call after :func:`check_attrs_and_grids` (``grid`` is then a group).
+    """
+    if "v_gate_offered" not in f["grid"]:
+        return None
+    grid = grids.v_gate
+    data = _float64(f, OFFERED, path)
+    if data.ndim != 1 or not 1 <= data.size <= grid.size:
+        raise LUTError(
+            f"{path}: {OFFERED} must be a 1-D list of 1 to {grid.size} gate voltages, "
+            f"has shape {data.shape}"
+        )
+    values = _read(data)
+    if not np.all(np.isfinite(values)):
+        raise LUTError(f"{path}: {OFFERED} holds NaN or inf")
+    index = nearest_index(grid, values)
+    off = np.abs(grid[index] - values) > OFFERED_TOLERANCE_V
+    if np.any(off):
+        bad = float(values[np.argmax(off)])
+        raise LUTError(f"{path}: {OFFERED} holds {bad!r} V, not a value of grid/v_gate")
+    if np.any(np.diff(index) <= 0):
+        raise LUTError(f"{path}: {OFFERED} must be strictly increasing (sorted, no repeats)")
+    return grid[index]
+
+
 def open_lut(path: Path, mode: str = "r") -> h5py.File:
     """Open a LUT file, turning h5py's errors into one-line :class:`LUTError`; refuse a file
     that reads data from elsewhere (see :func:`check_storage`)."""
@@ -455,6 +514,7 @@ def read_lut(path: Path) -> LUTContents:
             region=_region(f, grids, path),
             read_time_s=_read_time(f, grids, path),
             provenance=Provenance(**{key: _text(f, key, path) for key in PROVENANCE_ATTRS}),
+            v_gate_offered=read_offered(f, grids, path),
         )
 
 

@@ -5,12 +5,17 @@ gate grid.
 A setting is a gate voltage (V) per crossbar layer. The settings evaluated are, in this order:
 
 - the one given: a number (every layer), ``"auto"`` (the paper's data-free Algorithm 1 at a
-  coverage, capped at the grid's highest value <= :data:`AUTO_HIGHEST_V`) or a mapping
-  layer -> V_gate with an optional ``"default"`` (:func:`~neatxbar.mapping.gates.load_gate_file`
-  reads one from TOML or JSON);
+  coverage, choosing among the LUT's offered gate voltages up to the highest one <=
+  :data:`AUTO_HIGHEST_V`) or a mapping layer -> V_gate with an optional ``"default"``
+  (:func:`~neatxbar.mapping.gates.load_gate_file` reads one from TOML or JSON);
 - a sweep ``"start:stop:step"``: start, start + step, ... up to stop, each as "every layer at v";
-  every value must lie on the LUT's gate grid;
+  every value must be one of the LUT's offered gate voltages;
 - with neither: the checkpoint's own V_gate (NEAT records one per layer), else 1.0 V.
+
+The LUT's *offered* gate voltages (:attr:`~neatxbar.lut.CellLUT.offered_gates`) are those a
+setting is chosen among (``auto``, sweeps): the file's ``grid/v_gate_offered``, else its whole gate
+grid. A gate voltage given explicitly (a number, a gate mapping, the checkpoint's) may be any
+value of the grid.
 
 Every setting is evaluated with one mapping; :func:`with_wires` gives it wire resistance
 (``--wires``).
@@ -27,7 +32,6 @@ from torch import nn
 
 from neatxbar.core.checks import check_number
 from neatxbar.core.errors import ConfigError
-from neatxbar.lut.errors import LUTError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping.config import MappingConfig, check_v_gate
 from neatxbar.mapping.convert import crossbar_layers
@@ -104,19 +108,20 @@ def checked_sweep(start: float, stop: float, step: float, text: str) -> tuple[fl
 
 
 def sweep_values(lut: CellLUT, sweep: SweepSpec) -> list[float]:
-    """The gate voltages (V) of a sweep: start, start + step, ... <= stop, each on the LUT's grid.
+    """The gate voltages (V) of a sweep: start, start + step, ... <= stop, each one of the LUT's
+    offered gate voltages.
 
-    A step below the grid's smallest spacing, or more points than the grid holds, is refused
-    before any value is looked at (a sweep never gives more settings than the grid has gate
-    voltages).
+    A step below the smallest spacing of the offered gate voltages, or more points than the LUT
+    offers, is refused before any value is looked at (a sweep never gives more settings than the
+    LUT offers gate voltages).
 
     Raises
     ------
     ConfigError
         A malformed sweep (:func:`parse_sweep`, :func:`checked_sweep`).
     MappingError
-        A step below the grid spacing, too many points, or a value off the grid (named, with the
-        grid).
+        A step below the offered spacing, too many points, or a value not offered (named, with
+        the offered gate voltages).
     """
     if isinstance(sweep, str):
         text = sweep
@@ -124,29 +129,30 @@ def sweep_values(lut: CellLUT, sweep: SweepSpec) -> list[float]:
     else:
         text = ":".join(f"{float(v):g}" for v in sweep)
         start, stop, step = checked_sweep(*(float(v) for v in sweep), text)
-    points = [float(v) for v in lut.vg_grid.tolist()]
-    grid = ", ".join(f"{v:.3g}" for v in points)
+    points = list(lut.offered_gates)
+    offered = ", ".join(f"{v:.3g}" for v in points)
     spacing = min((b - a for a, b in itertools.pairwise(points)), default=math.inf)
     if stop > start and step < spacing * (1 - 1e-6):
         raise MappingError(
-            f"sweep {text}: the step {step:g} V is below the LUT's gate-grid spacing "
-            f"({spacing:.3g} V; grid {grid} V)"
+            f"sweep {text}: the step {step:g} V is below the spacing of the LUT's offered gate "
+            f"voltages ({spacing:.3g} V; offered {offered} V)"
         )
     count = math.floor((stop - start) / step + 1e-6) + 1
     if count > len(points):
         raise MappingError(
-            f"sweep {text}: {count} gate voltages, more than the LUT's gate grid holds "
-            f"({len(points)}: {grid} V)"
+            f"sweep {text}: {count} gate voltages, more than the LUT's {len(points)} offered "
+            f"gate voltages ({offered} V)"
         )
     values: list[float] = []
     for v in (start + i * step for i in range(count)):
-        try:
-            values.append(on_grid(lut, v))
-        except LUTError:
+        m = next((k for k, w in enumerate(points) if abs(w - v) <= 1e-9), None)
+        if m is None:
             raise MappingError(
-                f"sweep {text}: {v:.4g} V is not on the LUT's gate grid ({grid} V); "
-                "choose a start and step that land on it"
-            ) from None
+                f"sweep {text}: {v:.4g} V is not one of the LUT's offered gate voltages "
+                f"({offered} V); choose a start and step that land on them (any value of the "
+                "gate grid may be given explicitly, with --vgate)"
+            )
+        values.append(round(points[m], 9))
     return values
 
 
@@ -157,13 +163,13 @@ def on_grid(lut: CellLUT, v_gate: float) -> float:
 
 
 def auto_highest(lut: CellLUT) -> float:
-    """The highest gate voltage (V) ``"auto"`` may choose: the grid's highest value <=
-    :data:`AUTO_HIGHEST_V`; MappingError when the grid has none."""
-    below = [v for v in lut.vg_grid.tolist() if v <= AUTO_HIGHEST_V + 1e-9]
+    """The highest gate voltage (V) ``"auto"`` may choose: the highest offered gate voltage <=
+    :data:`AUTO_HIGHEST_V`; MappingError when the LUT offers none."""
+    below = [v for v in lut.offered_gates if v <= AUTO_HIGHEST_V + 1e-9]
     if not below:
         raise MappingError(
-            f"{lut.path}: no gate voltage of the LUT is <= {AUTO_HIGHEST_V} V, so 'auto' has "
-            "nothing to choose from; give --vgate"
+            f"{lut.path}: no gate voltage the LUT offers is <= {AUTO_HIGHEST_V} V, so 'auto' "
+            "has nothing to choose from; give --vgate"
         )
     return below[-1]
 

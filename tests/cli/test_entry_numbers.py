@@ -63,8 +63,11 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "V_gate of 'default' (V) must be finite",
         ),
         (lambda t: ["--vgate-per-layer", _file(t, "g.toml", "default = -inf\n")], "must be finite"),
-        (lambda t: ["--sweep", "0.7:0.7000000009:1e-16"], "below the LUT's gate-grid spacing"),
-        (lambda t: ["--sweep", "0.05:5:0.05"], "more than the LUT's gate grid holds"),
+        (
+            lambda t: ["--sweep", "0.7:0.7000000009:1e-16"],
+            "below the spacing of the LUT's offered gate voltages",
+        ),
+        (lambda t: ["--sweep", "0.05:5:0.05"], "more than the LUT's 13 offered gate voltages"),
         (lambda t: ["--sweep", "0.7:nan:0.05"], "must be finite"),
         (lambda t: ["--sweep", "0.7:1e300:0.05"], "stop must be a gate voltage in (0, 5] V"),
         (lambda t: ["--samples", "0"], "samples must be >= 1"),

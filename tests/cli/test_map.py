@@ -317,8 +317,8 @@ def _plain(tmp: Path, model: str) -> str:
         (lambda t, c, lut: ["--checkpoint", c, "--lut", str(t / "absent.h5")], "absent.h5"),
         (lambda t, c, lut: ["--checkpoint", c, "--lut", _other_schema(t, Path(lut))], "schema"),
         (
-            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--vgate", "0.83"],
-            "V_gate 0.83 V is not on the LUT's gate grid",
+            lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--vgate", "0.835"],
+            "V_gate 0.835 V is not on the LUT's gate grid",
         ),
         (
             lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--vgate", "high"],
@@ -326,7 +326,7 @@ def _plain(tmp: Path, model: str) -> str:
         ),
         (
             lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--sweep", "0.7:1.3:0.08"],
-            "0.78 V is not on the LUT's gate grid",
+            "0.78 V is not one of the LUT's offered gate voltages",
         ),
         (
             lambda t, c, lut: ["--checkpoint", c, "--lut", lut, "--sweep", "0.7-1.3"],

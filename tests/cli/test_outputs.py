@@ -87,7 +87,7 @@ def test_map_commits_its_files_together_and_keeps_the_users(
     assert {p.name for p in user_folder.iterdir()} == {*FILES, MANIFEST, "notes.txt", "thesis"}
     monkeypatch.undo()
     # bad input: one line, exit 2, no file changed
-    _one_line_exit_2(_map(checkpoint, paper_lut_path, user_folder, "--vgate", "0.81"), "0.81")
+    _one_line_exit_2(_map(checkpoint, paper_lut_path, user_folder, "--vgate", "0.815"), "0.815")
     assert _tree(user_folder) == before
     again = _map(checkpoint, paper_lut_path, user_folder, "--vgate", "0.8")
     assert again.exit_code == 0, again.output

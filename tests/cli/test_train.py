@@ -109,8 +109,8 @@ def _not_a_checkpoint(tmp_path: Path) -> list[str]:
         (lambda tmp, lut: ["--dataset", "mnist"], "unknown dataset 'mnist'"),
         (lambda tmp, lut: ["--neat"], "NEAT needs --lut"),
         (lambda tmp, lut: ["--neat", "--lut", lut], "NEAT needs --lut and --vgate"),
-        (lambda tmp, lut: ["--lut", lut, "--vgate", "0.81", "--neat"], "V_gate 0.81 V is not on"),
-        (lambda tmp, lut: ["--lut", lut, "--vgate", "0.81"], "V_gate 0.81 V is not on"),
+        (lambda tmp, lut: ["--lut", lut, "--vgate", "0.815", "--neat"], "V_gate 0.815 V is not on"),
+        (lambda tmp, lut: ["--lut", lut, "--vgate", "0.815"], "V_gate 0.815 V is not on"),
         (lambda tmp, lut: _not_a_checkpoint(tmp), "not a checkpoint"),
         (lambda tmp, lut: ["--dataset", "cifar10"], "CIFAR-10 needs a data directory"),
         (

@@ -108,11 +108,12 @@ def test_gradients_match_finite_differences_of_the_full_solve(lut: CellLUT) -> N
 def test_extended_cell_current_is_odd_and_extrapolates_below_the_gate_grid(lut: CellLUT) -> None:
     g = torch.tensor(2e-5, dtype=torch.float64)
     v = torch.tensor(0.2, dtype=torch.float64)
-    on_grid = lut.current(g, v, 0.7)
-    assert extended_cell_current(lut, g, v, 0.7) == pytest.approx(float(on_grid), rel=1e-12)
-    assert extended_cell_current(lut, g, -v, 0.7) == pytest.approx(-float(on_grid), rel=1e-12)
-    slope = (lut.current(g, v, 0.75) - on_grid) / 0.05
-    below = extended_cell_current(lut, g, v, 0.69)
+    lowest, second = (float(x) for x in lut.vg_grid[:2])
+    on_grid = lut.current(g, v, lowest)
+    assert extended_cell_current(lut, g, v, lowest) == pytest.approx(float(on_grid), rel=1e-12)
+    assert extended_cell_current(lut, g, -v, lowest) == pytest.approx(-float(on_grid), rel=1e-12)
+    slope = (lut.current(g, v, second) - on_grid) / (second - lowest)
+    below = extended_cell_current(lut, g, v, lowest - 0.01)
     assert float(below) == pytest.approx(float(on_grid - 0.01 * slope), rel=1e-12)
 
 

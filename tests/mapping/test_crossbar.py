@@ -82,4 +82,4 @@ def test_bad_shapes_ranges_and_gate_voltages(lut: CellLUT) -> None:
     with pytest.raises(LUTError, match="v_in outside"):
         bar.column_currents(g, v + 1.0)
     with pytest.raises(LUTError, match="gate grid"):
-        Crossbar(lut, 0.99, 4, 3)
+        Crossbar(lut, 0.995, 4, 3)

@@ -269,5 +269,5 @@ def test_model_energy_adds_up_a_layer_called_twice_and_refuses_plain_models(
     with pytest.raises(ValueError, match="no crossbar layers"):
         model_energy(Twice(), torch.rand(3, 6), EnergyConfig())
     with pytest.raises(LUTError, match="gate grid"):
-        model_energy(twin, torch.rand(3, 6), EnergyConfig(baseline_v_gate=0.93))
+        model_energy(twin, torch.rand(3, 6), EnergyConfig(baseline_v_gate=0.935))
     assert math.isfinite(report.saving)

@@ -162,7 +162,9 @@ def test_a_wired_layer_never_solves_more_than_the_bound_at_once(
     small), so memory does not grow with the batch; the output equals the unchunked one."""
     torch.manual_seed(1)
     layer = nn.Sequential(nn.Linear(20, 6)).double()
-    config = MappingConfig(rows=8, cols=4, v_gate=1.0, wires=Wires(r_row=2.5, r_col=2.5))
+    config = MappingConfig(
+        rows=8, cols=4, v_gate=1.0, wires=Wires(r_row=2.5, r_col=2.5), path="exact"
+    )
     x = torch.rand(40, 20, dtype=torch.float64)
     twin = convert(layer, lut, config)
     with torch.no_grad():

@@ -85,7 +85,7 @@ def test_per_layer_gate_voltages_by_name(paper: CellLUT) -> None:
     with pytest.raises(ValueError, match="does not have: nope"):
         convert(_net(), paper, MappingConfig(), v_gate={"nope": 1.0})
     with pytest.raises(LUTError, match="gate grid"):
-        convert(_net(), paper, MappingConfig(), v_gate=0.81)
+        convert(_net(), paper, MappingConfig(), v_gate=0.815)
 
 
 def test_unsupported_layers_are_named(paper: CellLUT) -> None:

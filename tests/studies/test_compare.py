@@ -135,7 +135,7 @@ def test_large_arrays_get_fewer_vectors() -> None:
 
 def test_a_gate_voltage_off_the_grid_is_a_lut_error(paper_lut_path: Path) -> None:
     with pytest.raises(LUTError, match="gate grid"):
-        compare(paper_lut_path, CompareConfig(sizes=(8,), v_gate=0.83), progress=False)
+        compare(paper_lut_path, CompareConfig(sizes=(8,), v_gate=0.835), progress=False)
 
 
 def test_trained_layers_and_images_are_tiled_to_larger_arrays() -> None:
@@ -174,7 +174,7 @@ def test_the_cli_runs_end_to_end(paper_lut_path: Path, tmp_path: Path) -> None:
         (["--sizes", "16,x"], "--sizes"),
         (["--sizes", "16,1"], "sizes"),
         (["--vectors", "0"], "vectors"),
-        (["--v-gate", "0.83"], "gate grid"),
+        (["--v-gate", "0.835"], "gate grid"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(

@@ -63,12 +63,16 @@ def _mlp() -> nn.Module:
         (lambda lut: parse_sweep("a:b:c"), ConfigError, "not three numbers"),
         (lambda lut: parse_sweep("1.3:0.7:0.1"), ConfigError, "below start"),
         (lambda lut: parse_sweep("0.7:1.3:0"), ConfigError, "step must be > 0 V"),
-        (lambda lut: sweep_values(lut, "0.7:1.3:0.08"), MappingError, "not on the LUT's gate grid"),
+        (
+            lambda lut: sweep_values(lut, "0.7:1.3:0.08"),
+            MappingError,
+            "not one of the LUT's offered gate voltages",
+        ),
         (lambda lut: sweep_values(lut, "0.05:5:0.05"), MappingError, "more than the LUT's"),
         (lambda lut: gate_settings(_mlp(), lut, {}, "high"), ConfigError, "a number in volts"),
         (lambda lut: gate_settings(_mlp(), lut, {}, {"9": 0.8}), MappingError, "per-layer setting"),
         (lambda lut: gate_settings(_mlp(), lut, {}, {"1": 0.8}), MappingError, "no V_gate for"),
-        (lambda lut: gate_settings(_mlp(), lut, {}, 0.83), LUTError, "not on the LUT's gate grid"),
+        (lambda lut: gate_settings(_mlp(), lut, {}, 0.835), LUTError, "not on the LUT's gate grid"),
         (lambda lut: gate_settings(nn.ReLU(), lut, {}), MappingError, "no Linear or Conv2d"),
     ],
     ids=[

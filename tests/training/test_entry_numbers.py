@@ -82,13 +82,11 @@ def test_gate_files_refuse_non_finite_voltages(tmp_path: Path) -> None:
 
 
 def test_sweeps_bigger_than_the_gate_grid_are_refused_at_once(paper_lut: CellLUT) -> None:
-    assert sweep_values(paper_lut, "0.7:1.3:0.05") == pytest.approx(
-        [float(v) for v in paper_lut.vg_grid]
-    )
+    assert sweep_values(paper_lut, "0.7:1.3:0.05") == pytest.approx(paper_lut.offered_gates)
     assert sweep_values(paper_lut, (0.8, 0.8, 1e-16)) == [0.8]  # one point: no step taken
-    with pytest.raises(ValueError, match="below the LUT's gate-grid spacing"):
+    with pytest.raises(ValueError, match="below the spacing of the LUT's offered gate voltages"):
         sweep_values(paper_lut, "0.7:0.7000000009:1e-16")  # 9e6 points: refused, not walked
-    with pytest.raises(ValueError, match="more than the LUT's gate grid holds"):
+    with pytest.raises(ValueError, match="more than the LUT's 13 offered gate voltages"):
         sweep_values(paper_lut, "0.05:5:0.05")
     with pytest.raises(ValueError, match="must be finite"):
         sweep_values(paper_lut, (0.7, INF, 0.05))
