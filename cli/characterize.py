@@ -15,6 +15,7 @@ from neatxbar.characterize.spec import SweepSpec, load_preset, load_spec
 from neatxbar.cli.errors import NeatCommand, NeatGroup, UserError, user_errors
 from neatxbar.core.jsonout import dumps_strict
 from neatxbar.core.tables import frame, to_text
+from neatxbar.lut.schema import check_attrs_and_grids, open_lut, read_offered
 
 
 def _load(preset: str | None, spec_file: str | None) -> tuple[SweepSpec, str]:
@@ -37,6 +38,13 @@ def _micro(g: float) -> str:
     return "none" if math.isinf(g) else f"{g * 1e6:.2f}"
 
 
+def offered_gates(path: Path) -> list[float] | None:
+    """The gate voltages (V) a LUT file offers for mapping (None: its whole grid)."""
+    with open_lut(path) as f:
+        offered = read_offered(f, check_attrs_and_grids(f, path), path)
+    return None if offered is None else offered.tolist()
+
+
 def region_rows(region: LinearRegion, v_gate: list[float]) -> list[dict[str, object]]:
     return [
         {
@@ -50,7 +58,17 @@ def region_rows(region: LinearRegion, v_gate: list[float]) -> list[dict[str, obj
     ]
 
 
-def region_text(region: LinearRegion, v_gate: list[float]) -> str:
+def region_text(
+    region: LinearRegion, v_gate: list[float], offered: list[float] | None = None
+) -> str:
+    """The bounds as a console table: the rows of the ``offered`` gate voltages (V) only, when
+    they are fewer than the grid's (the --json output has every row)."""
+    rows = region_rows(region, v_gate)
+    shown = rows
+    if offered is not None and len(offered) < len(v_gate):
+        shown = [
+            r for r in rows if any(math.isclose(r["v_gate_v"], v, abs_tol=1e-9) for v in offered)
+        ]
     table = frame(
         {
             "V_gate (V)": row["v_gate_v"],
@@ -59,16 +77,22 @@ def region_text(region: LinearRegion, v_gate: list[float]) -> str:
             "cut-off (uS)": _micro(row["crossing_s"]),
             "paper (uS, reported)": row["paper_reported_us"],
         }
-        for row in region_rows(region, v_gate)
+        for row in shown
     )
     formats = {"V_gate (V)": ".2f", "g_max (uS)": ".2f", "w_max": ".3f"}
-    return f"linear region: tolerance {region.tolerance:.2%}, metric {region.metric!r}\n" + to_text(
-        table, formats=formats, align_right=True
-    )
+    head = f"linear region: tolerance {region.tolerance:.2%}, metric {region.metric!r}"
+    if len(shown) < len(rows):
+        head += (
+            f" (the {len(shown)} gate voltages offered for mapping of the {len(rows)}-point gate "
+            "grid; --json lists all)"
+        )
+    return head + "\n" + to_text(table, formats=formats, align_right=True)
 
 
-def print_region(region: LinearRegion, v_gate: list[float]) -> None:
-    click.echo(region_text(region, v_gate))
+def print_region(
+    region: LinearRegion, v_gate: list[float], offered: list[float] | None = None
+) -> None:
+    click.echo(region_text(region, v_gate, offered))
 
 
 @click.group("characterize", cls=NeatGroup, invoke_without_command=True)
@@ -158,7 +182,7 @@ def characterize_command(
         click.echo(
             f"{path}: {report.points_run} points in {report.seconds:.1f} s ({rate} points/s)"
         )
-        print_region(report.region, spec.v_gate.values().tolist())
+        print_region(report.region, spec.v_gate.values().tolist(), spec.v_gate.offered().tolist())
     if not report.complete:
         examples = ", ".join(
             f"(G {g * 1e6:.2f} uS, V_in {v:.3f} V, V_gate {vg:.2f} V)"
@@ -226,6 +250,6 @@ def fit_command(lut: str, tolerance: float | None, metric: str | None, as_json: 
             }
             text = dumps_strict(payload, indent=2)
         else:
-            text = region_text(region, v_gate)
+            text = region_text(region, v_gate, offered_gates(Path(lut)))
         write_fit(Path(lut), region)
     click.echo(text)
