@@ -182,9 +182,10 @@ def column_modes(rows: int, wires: Wires, count: int) -> tuple[torch.Tensor, tor
 def _row_drop(currents: torch.Tensor, wires: Wires) -> torch.Tensor:
     """IR drop (V) from a row's source to each of its cells, for cell currents (..., cols) (A):
     the driver carries the whole row's current, the segment before cell j all of cells j.."""
-    through = currents.flip(-1).cumsum(-1).flip(-1)  # current through the segment before cell j
-    drop = wires.r_row * through[..., 1:].cumsum(-1)
-    return wires.r_driver * through[..., :1] + F.pad(drop, (1, 0))
+    running = currents.cumsum(-1)
+    through = running[..., -1:] - running + currents  # through the segment before cell j
+    first = through[..., :1]
+    return through.cumsum(-1).sub_(first).mul_(wires.r_row).add_(first * wires.r_driver)
 
 
 class _RowCells:
@@ -207,6 +208,17 @@ class _RowCells:
         self.step = float(lut.v_grid[-1] - lut.v_grid[0]) / (self.n_v - 1)
         at_gate = self.table[:, lut.gate_index(v_gate)]  # (n_g, n_v)
         self.current = torch.lerp(at_gate[self.ig], at_gate[self.ig + 1], self.tg)
+        self.form = lut.separable(v_gate).to(g.dtype, g.device)
+        self.form_weights = self.form.weights(self.form.a(g)).unsqueeze(2)  # (terms, t, 1, r, c)
+
+    def separable(self, v: torch.Tensor) -> torch.Tensor:
+        """Cell currents (A) at V_cell ``v`` >= 0 V from the LUT's separable form at V_gate (within
+        its error budget of the table; no lookups)."""
+        terms = self.form.terms(v / self.form.v_max)
+        out = None
+        for term, weight in zip(terms, self.form_weights, strict=True):
+            out = term * weight if out is None else out.addcmul_(term, weight)
+        return out
 
     def along_v(self, v_gs: torch.Tensor) -> torch.Tensor:
         """Each cell's currents (A) on the V_in grid at its own V_gs (V, shaped like g),
@@ -285,6 +297,15 @@ def solve_rows(
     tiles, rows, cols = cells.current.shape[:3]
     node = source.expand(tiles, -1, rows, cols)
     update = float("inf")
+    # the separable form converges the nodes cheaply (no table lookups); the table's own
+    # currents then take the last steps
+    for _ in range(ROW_ITERATIONS):
+        new = source - _row_drop(cells.separable(node), wires)
+        with torch.no_grad():
+            update = float((new - node).abs().max())
+        node = new
+        if update < ROW_TOLERANCE_V:
+            break
     for _ in range(ROW_ITERATIONS):
         new = source - _row_drop(cells(node), wires)
         with torch.no_grad():
@@ -411,12 +432,15 @@ def _compress(
     with torch.no_grad():
         _, vectors = torch.linalg.eigh(flat @ flat.T)
         vectors = vectors.flip(1)  # leading modes first
+        # r's Q is orthonormal: a cell's residual on the grid is at most its 2-norm here, which
+        # for k modes is what the other modes hold
+        held = (vectors.T @ flat).square()
+        left = held.flip(0).cumsum(0).flip(0)  # left[k]: what modes k.. hold, per cell
+        k = len(powers)
         for k in range(1, len(powers) + 1):
-            modes = vectors[:, :k]
-            # r's Q is orthonormal: a cell's residual on the grid is at most its 2-norm here
-            residual = flat - modes @ (modes.T @ flat)
-            if float(residual.square().sum(0).max()) <= 1.0:
+            if k == len(powers) or float(left[k].max()) <= 1.0:
                 break
+        modes = vectors[:, :k]
     basis = torch.linalg.solve_triangular(r, modes, upper=True)  # (D, K) power coefficients
     coords = ((modes.T @ flat) * tolerance).reshape(modes.shape[1], *coef.shape[1:])
     return basis, coords
