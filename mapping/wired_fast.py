@@ -66,7 +66,7 @@ from neatxbar.spice.params import Wires
 
 #: The powers of v = V / V_max that h(v) (no constant: 0 V, no current) and s(v) are fitted with.
 H_POWERS = range(1, 7)
-S_POWERS = range(5)
+S_POWERS = range(4)
 
 #: The secant of s is taken over the column rise of all rows at this fraction of V_max.
 SECANT_SCALE = 0.45
@@ -77,11 +77,11 @@ COLUMN_MODES = 2
 #: Largest error of a cell's h(v) in the compressed basis, a fraction of G_ON * V_max; and of its
 #: s(v), a fraction of the layer's largest |s|.
 H_BUDGET = 2e-5
-S_BUDGET = 1e-3
+S_BUDGET = 3e-3
 
 #: The same for the modes' self-coupling (a correction of the correction: lambda B is about the
 #: wires' relative effect), and for the cross term (a fraction of its own largest value).
-COUPLING_BUDGET = 1e-2
+COUPLING_BUDGET = 3e-2
 CROSS_BUDGET = 1e-2
 
 #: Row voltages on which the rows are solved and the polynomials fitted.

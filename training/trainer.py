@@ -137,14 +137,16 @@ def loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int) -> Da
 def evaluate(
     model: nn.Module, dataset: Dataset, batch_size: int = 256, device: torch.device | str = "cpu"
 ) -> float:
-    """Top-1 accuracy (fraction) of ``model`` on ``dataset``, in eval mode."""
+    """Top-1 accuracy (fraction) of ``model`` on ``dataset``, in eval mode and without
+    gradients (so crossbar twins reuse their weight-side work across batches)."""
     was_training = model.training
     model.eval()
     correct = total = 0
-    for x, y in DataLoader(dataset, batch_size=batch_size):
-        x, y = x.to(device), y.to(device)
-        correct += int((model(x).argmax(dim=1) == y).sum())
-        total += y.numel()
+    with torch.no_grad():
+        for x, y in DataLoader(dataset, batch_size=batch_size):
+            x, y = x.to(device), y.to(device)
+            correct += int((model(x).argmax(dim=1) == y).sum())
+            total += y.numel()
     model.train(was_training)
     return correct / max(total, 1)
 

@@ -1,8 +1,9 @@
 """The experiment's figures (matplotlib without pyplot, ``neatxbar.core.files.new_figure``).
 
 - ``accuracy_vs_vgate.png``: the headline: test accuracy against the gate voltage of every layer
-  for software, naive mapping, BatchNorm re-estimation, NEAT and training through the emulation,
-  beside the energy saving of each gate voltage against 1.0 V.
+  for software, naive mapping, BatchNorm re-estimation, NEAT and training through the emulation
+  (and naive and NEAT with wire resistance where evaluated), beside the energy saving of each gate
+  voltage against 1.0 V.
 - ``energy_vs_vgate.png``: energy per inference by part (array read, gate, DAC, ADC).
 - ``neat_iterations.png``: per NEAT (or emulation-training) iteration, the trained model's
   accuracy and each layer's share of weights inside the linear region.
@@ -18,6 +19,9 @@ from neatxbar.core.files import new_figure, save_png
 from neatxbar.studies.experiment.results import ExperimentResult, Setting
 
 XLABEL = "gate voltage of every layer, $V_\\mathrm{gate}$ (V)"
+
+#: With wires: (attribute of Setting, legend label, marker)
+WIRED_CURVES = (("naive", "naive, with wires", "x"), ("neat", "NEAT, with wires", "P"))
 
 #: (attribute of Setting, legend label, marker)
 CURVES = (
@@ -51,6 +55,12 @@ def accuracy_figure(result: ExperimentResult, path: Path) -> None:
         points = _points(result.v_gates, result.homogeneous, attr)
         if points:
             ax.plot(*zip(*points, strict=True), style, label=label, ms=8 if "*" in style else 5)
+    wired = _wired_points(result)
+    for attr, label, style in WIRED_CURVES:
+        points = [(v, 100 * getattr(s, attr)) for v, s in wired if getattr(s, attr) is not None]
+        if points:
+            ohm = wired[0][1].wires.ohm if wired[0][1].wires else 0.0
+            ax.plot(*zip(*points, strict=True), style, ms=8, label=f"{label} ({ohm:g} ohm)")
     ax.set_xlabel(XLABEL)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 102)
@@ -63,6 +73,13 @@ def accuracy_figure(result: ExperimentResult, path: Path) -> None:
     ax_e.set_ylabel("energy saving against 1.0 V (%)")
     ax_e.grid(alpha=0.3, axis="y")
     save_png(fig, path)
+
+
+def _wired_points(result: ExperimentResult) -> list[tuple[float, Setting]]:
+    """(gate voltage, setting) of each setting with wires whose setting without wires has every
+    layer at one gate voltage."""
+    at = {s.label: v for v, s in zip(result.v_gates, result.homogeneous, strict=True)}
+    return [(at[s.wires.without], s) for s in result.wired if s.wires and s.wires.without in at]
 
 
 def energy_figure(result: ExperimentResult, path: Path) -> None:
@@ -114,7 +131,7 @@ def iterations_figure(result: ExperimentResult, path: Path) -> None:
 
 def gates_figure(result: ExperimentResult, path: Path) -> None:
     """V_gate per layer of the per-layer settings (data-free, data-driven), as grouped bars."""
-    chosen = [s for s in result.settings if "per layer" in s.label and "wires" not in s.label]
+    chosen = [s for s in result.settings if "per layer" in s.label and s.wires is None]
     fig = new_figure((10.5, 4.0))
     ax = fig.subplots()
     if chosen:

@@ -57,7 +57,7 @@ def _measured(result: ExperimentResult) -> dict[str, str]:
         if best
         else "no homogeneous setting stays within 1 point"
     )
-    per_layer = [s for s in result.settings[len(result.v_gates) :] if "wires" not in s.label]
+    per_layer = [s for s in result.settings[len(result.v_gates) :] if s.wires is None]
     out["heterogeneous"] = "; ".join(
         f"{s.label.split(':')[0]}: saving {_pp(s.saving_naive or 0)} %, best accuracy "
         f"{_pp(s.best)} %"
@@ -104,6 +104,48 @@ def headline_table(result: ExperimentResult) -> str:
     return to_markdown(results_frame(result.software, result.homogeneous))
 
 
+def wire_table(result: ExperimentResult) -> str:
+    """Per setting with wires: accuracy (%) without and with wires, naive and NEAT side by side,
+    the wire resistance, the test images evaluated and the solver (Markdown)."""
+    rows = []
+    for s in result.wired:
+        setup, plain = s.wires, result.without_wires(s)
+        if setup is None:
+            continue
+        rows.append(
+            {
+                "setting": setup.without,
+                "wires (ohm per segment)": setup.ohm,
+                "naive, no wires (%)": _percent(plain.naive if plain else None),
+                "naive, with wires (%)": _percent(s.naive),
+                "NEAT, no wires (%)": _percent(plain.neat if plain else None),
+                "NEAT, with wires (%)": _percent(s.neat),
+                "test images": setup.images,
+                "solver": setup.solver,
+            }
+        )
+    return to_markdown(frame(rows))
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else round(100 * value, 2)
+
+
+def _wire_section(result: ExperimentResult) -> str:
+    """The "Wire resistance" section ("" without wired settings)."""
+    if not result.wired:
+        return ""
+    return f"""## Wire resistance
+
+The same mappings with the row and column wires' resistance (IR drop) on every tile; NEAT's
+models are the ones trained without wires. "No wires" is the setting above on the whole test set;
+"with wires" on the images counted. Energy is not modelled with wires.
+
+{wire_table(result)}
+
+"""
+
+
 def markdown(result: ExperimentResult, config: ExperimentConfig, lut: CellLUT) -> str:
     """The report as Markdown text; the figures are linked by their file names."""
     exp, neat, emu = config.experiment, config.neat, config.emulation
@@ -118,7 +160,7 @@ gate voltage, and the energy saved per inference against 1.0 V. Computed in this
 
 ![accuracy and energy against the gate voltage](accuracy_vs_vgate.png)
 
-## The paper and this run
+{_wire_section(result)}## The paper and this run
 
 {paper_table(result)}
 

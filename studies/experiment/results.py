@@ -8,6 +8,40 @@ from pathlib import Path
 from neatxbar.core.tables import to_markdown
 from neatxbar.studies.experiment.tables import results_frame
 
+#: ``MappingConfig.path`` -> how a wired mapping was computed.
+SOLVERS = {"fast": "wired fast path", "exact": "reference circuit solver"}
+
+
+@dataclass
+class WireSetup:
+    """How a setting with wire resistance was evaluated.
+
+    Attributes
+    ----------
+    ohm
+        Wire resistance per row and column segment (ohm).
+    images
+        Test images evaluated.
+    whole_test_set
+        True when ``images`` is the whole test set.
+    path
+        ``MappingConfig.path``: ``"fast"`` (the wired fast path) or ``"exact"`` (the reference
+        circuit solver).
+    without
+        The label of the same setting without wires (its no-wire accuracies).
+    """
+
+    ohm: float
+    images: int
+    whole_test_set: bool
+    path: str
+    without: str
+
+    @property
+    def solver(self) -> str:
+        """The path in words."""
+        return SOLVERS.get(self.path, self.path)
+
 
 @dataclass
 class Setting:
@@ -32,6 +66,8 @@ class Setting:
         ``adc``, ``total`` and the 1.0 V ``baseline`` total.
     note
         Why a value is missing, or how it was measured.
+    wires
+        With wire resistance: how it was evaluated (None: no wires).
     """
 
     label: str
@@ -45,6 +81,7 @@ class Setting:
     neat_bn: float | None = None
     emulation: float | None = None
     energy_pj: dict[str, float] = field(default_factory=dict)
+    wires: WireSetup | None = None
 
     @property
     def best(self) -> float:
@@ -89,3 +126,15 @@ class ExperimentResult:
     def homogeneous(self) -> list[Setting]:
         """The settings with every layer at one of ``v_gates`` (the first ones)."""
         return self.settings[: len(self.v_gates)]
+
+    @property
+    def wired(self) -> list[Setting]:
+        """The settings evaluated with wire resistance."""
+        return [s for s in self.settings if s.wires is not None]
+
+    def without_wires(self, setting: Setting) -> Setting | None:
+        """The setting ``setting`` (one with wires) pairs with: the same gates, no wires."""
+        if setting.wires is None:
+            return None
+        label = setting.wires.without
+        return next((s for s in self.settings if s.wires is None and s.label == label), None)

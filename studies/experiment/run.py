@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from neatxbar.characterize.runner import characterize
 from neatxbar.characterize.spec import load_preset
@@ -31,8 +31,9 @@ from neatxbar.core.errors import ConfigError
 from neatxbar.core.files import write_text
 from neatxbar.core.jsonout import dumps_strict
 from neatxbar.core.outputs import OutputFolder
+from neatxbar.core.progress import progress_bar
 from neatxbar.lut.interp import CellLUT
-from neatxbar.mapping import convert
+from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.energy import EnergyConfig, EnergyReport, model_energy
 from neatxbar.mapping.gates import resolve_gate_voltages
 from neatxbar.mapping.layers import crossbar_layers
@@ -40,7 +41,7 @@ from neatxbar.mapping.vgate import data_driven, data_free
 from neatxbar.spice.params import Wires
 from neatxbar.studies.experiment.figures import draw_figures
 from neatxbar.studies.experiment.report import markdown
-from neatxbar.studies.experiment.results import ExperimentResult, Setting, TrainingLog
+from neatxbar.studies.experiment.results import ExperimentResult, Setting, TrainingLog, WireSetup
 from neatxbar.studies.experiment.settings import (
     FIGURES,
     LUT_FILES,
@@ -143,7 +144,7 @@ def run_experiment(
     )
     settings.append(runner.setting("data-driven per layer: " + _text(gates), gates, None))
     if exp.wire_ohm > 0:
-        settings.append(runner.wired(f"data-free per layer, {exp.wire_ohm:g}-ohm wires", free))
+        settings += _wired_settings(runner, exp, settings)
     result = ExperimentResult(
         out, software, settings, out / "report.md", [], runner.logs, list(exp.v_gates)
     )
@@ -158,6 +159,21 @@ def run_experiment(
         write_text(stage.file("report.md"), markdown(result, config, lut))
     result.figures = [out / name for name in FIGURES]
     return result
+
+
+def _wired_settings(runner: _Runner, exp: ExperimentSpec, settings: list[Setting]) -> list[Setting]:
+    """With wires: every layer at each of ``wire_v_gates``, then the data-free per-layer gates;
+    NEAT's model (trained without wires) wherever NEAT ran in the matching setting."""
+    homogeneous, free = settings[: len(exp.v_gates)], settings[len(exp.v_gates)]
+    ohm = f"{exp.wire_ohm:g}-ohm wires"
+    out = []
+    for v in exp.wire_v_gates:
+        base = next(s for u, s in zip(exp.v_gates, homogeneous, strict=True) if abs(u - v) <= 1e-9)
+        neat = f"neat-{v:.2f}" if base.neat is not None else None
+        out.append(runner.wired(f"all layers at {v:.2f} V, {ohm}", base, neat))
+    neat = "neat-data-free" if free.neat is not None else None
+    out.append(runner.wired(f"data-free per layer, {ohm}", free, neat))
+    return out
 
 
 def _recorded_sha(marker: Path) -> str | None:
@@ -346,20 +362,53 @@ class _Runner:
         result.saving_neat = 1 - self.energy_of(twin).relative_to_baseline
         result.neat_bn = self.calibrated(twin)
 
-    def wired(self, label: str, gates: dict[str, float]) -> Setting:
-        """Naive and NEAT (data-free checkpoint) accuracy with wire resistance, on the first
-        ``wire_samples`` test images (the circuit solver is slow on CPU); no energy (the energy
-        model has no wires)."""
+    def wired(self, label: str, base: Setting, neat: str | None) -> Setting:
+        """Naive and (when ``neat`` names NEAT's checkpoint, reloaded, not retrained) NEAT accuracy
+        at ``base``'s gates with wires of ``wire_ohm`` per segment, on the first ``wire_samples``
+        test images (None: all of them); no energy (the energy model has no wires)."""
         exp = self.config.experiment
         wires = Wires(r_row=exp.wire_ohm, r_col=exp.wire_ohm)
         mapping = dataclasses.replace(self.config.mapping, wires=wires)
-        subset = Subset(self.test, range(min(exp.wire_samples, len(self.test))))
-        naive = convert(self.model, self.lut, mapping, v_gate=gates).eval()
-        trained = self._trained("neat-data-free", gates, self.config.neat)
-        neat = convert(trained, self.lut, mapping, v_gate=gates, weight_scales=self.scales).eval()
-        note = f"with wires, on the first {len(subset)} test images; energy not modelled with wires"
-        accuracy = evaluate(naive, subset), evaluate(neat, subset)
-        return Setting(label, gates, *accuracy, None, None, note)
+        test, whole = self.test, True
+        if exp.wire_samples is not None and exp.wire_samples < len(self.test):
+            test, whole = Subset(self.test, range(exp.wire_samples)), False
+        gates = dict(base.gates)
+        naive = self._wired_accuracy(f"{label}, naive", self.model, mapping, gates, test)
+        result = Setting(label, gates, naive)
+        if neat is not None:  # the checkpoint the setting without wires trained, reloaded
+            trained = self._trained(neat, gates, self.config.neat)
+            result.neat = self._wired_accuracy(
+                f"{label}, NEAT", trained, mapping, gates, test, self.scales
+            )
+        result.wires = WireSetup(exp.wire_ohm, len(test), whole, mapping.path, base.label)
+        n = len(test)
+        images = f"the whole test set ({n} images)" if whole else f"the first {n} test images"
+        result.note = (
+            f"{exp.wire_ohm:g} ohm per row and column wire segment, on {images}, "
+            f"{result.wires.solver} (mapping path {mapping.path!r}); energy not modelled with wires"
+        )
+        return result
+
+    def _wired_accuracy(
+        self,
+        label: str,
+        model: nn.Module,
+        mapping: MappingConfig,
+        gates: dict[str, float],
+        test: Dataset,
+        scales: dict[str, float] | None = None,
+    ) -> float:
+        """Test accuracy of ``model``'s crossbar twin with wires: one twin, in eval mode and
+        without gradients, so each layer computes its reduced circuit once (on the first batch)
+        and reuses it on every other."""
+        twin = convert(model, self.lut, mapping, v_gate=gates, weight_scales=scales).eval()
+        correct = 0
+        bar = progress_bar(len(test), label, unit="image", enabled=self.progress)
+        with bar, torch.no_grad():
+            for x, y in DataLoader(test, batch_size=256):
+                correct += int((twin(x).argmax(dim=1) == y).sum())
+                bar.update(len(y))
+        return correct / max(len(test), 1)
 
     def _trained(self, name: str, gates: dict[str, float], how: NeatConfig) -> nn.Module:
         """NEAT (or training through the emulation) from the software model at ``gates``, saved

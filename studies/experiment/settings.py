@@ -54,9 +54,12 @@ class ExperimentSpec:
         The data-driven selection's allowed accuracy loss (fraction, [0, 1)).
     seed
         Seeds the dataset split and the software model.
-    wire_ohm, wire_samples
-        Above 0 ohm: one more row with wires of this resistance per segment, on the first
-        ``wire_samples`` test images.
+    wire_ohm, wire_v_gates, wire_samples
+        Above 0 ohm: rows with wires of this resistance per row and column segment (the
+        ``[mapping]`` table's ``path``: ``"fast"`` the wired fast path, ``"exact"`` the reference
+        circuit solver): the data-free per-layer gates, and every layer at each of
+        ``wire_v_gates`` (V, among ``v_gates``; empty: none), naive and, where NEAT ran, NEAT's
+        model trained without wires. On the first ``wire_samples`` test images (None: all).
     neat_v_gates, neat_when_loss
         Gate voltages (V, among ``v_gates``) at which NEAT runs (None: every one whose bound w_max
         is above 0); or, with ``neat_when_loss`` set (a fraction, e.g. 0.02 for 2 points),
@@ -83,7 +86,8 @@ class ExperimentSpec:
     accuracy_budget: float = 0.01
     seed: int = 0
     wire_ohm: float = 0.0
-    wire_samples: int = 120
+    wire_v_gates: list[float] = field(default_factory=list)
+    wire_samples: int | None = None
     neat_v_gates: list[float] | None = None
     neat_when_loss: float | None = None
     emulation_v_gates: list[float] = field(default_factory=list)
@@ -104,9 +108,16 @@ class ExperimentSpec:
         check_config_numbers(self, "experiment")
         if not 0 < self.coverage <= 1:
             raise ConfigError(f"experiment.coverage must be in (0, 1], got {self.coverage}")
-        if not self.wire_ohm >= 0 or self.wire_samples < 1:
-            raise ConfigError("experiment.wire_ohm must be >= 0 ohm and wire_samples >= 1")
-        for name in ("neat_v_gates", "emulation_v_gates"):
+        if not self.wire_ohm >= 0:
+            raise ConfigError(f"experiment.wire_ohm must be >= 0 ohm, got {self.wire_ohm}")
+        if self.wire_samples is not None and self.wire_samples < 1:
+            raise ConfigError(
+                f"experiment.wire_samples must be >= 1 (or unset: the whole test set), "
+                f"got {self.wire_samples}"
+            )
+        if self.wire_v_gates and self.wire_ohm == 0:
+            raise ConfigError("experiment.wire_v_gates needs wire_ohm > 0 (the wire resistance)")
+        for name in ("neat_v_gates", "emulation_v_gates", "wire_v_gates"):
             values = getattr(self, name) or []
             if not all(isinstance(v, int | float) for v in values):
                 raise ConfigError(f"experiment.{name} must be a list of voltages")

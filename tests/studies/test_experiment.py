@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from neatxbar.cli.main import cli
+from neatxbar.training.data import load_dataset
 
 CONFIG = """
 [experiment]
@@ -17,9 +18,10 @@ dataset = "digits"
 model = "mlp"
 lut_preset = "quick"
 v_gates = [0.75, 1.0]
+neat_v_gates = [0.75]
 accuracy_budget = 0.01
 wire_ohm = 2.5
-wire_samples = 2
+wire_v_gates = [1.0, 0.75]
 
 [train]
 epochs = 6
@@ -55,8 +57,37 @@ def test_experiment_writes_a_report_and_resumes(tmp_path: Path) -> None:
     assert by_label["all layers at 1.00 V"]["saving_naive"] == 0.0
     assert by_label["all layers at 0.75 V"]["saving_naive"] > 0.0
     assert by_label["all layers at 0.75 V"]["neat"] is not None
-    wired = next(s for s in results["settings"] if "wires" in s["label"])
-    assert 0 <= wired["naive"] <= 1 and wired["neat"] is not None
+    assert by_label["all layers at 1.00 V"]["neat"] is None  # NEAT only at 0.75 V
+    # With wires, on the whole test set (wire_samples unset): naive everywhere, NEAT (its model
+    # trained without wires) where it ran without wires; no energy.
+    wired = {s["label"]: s for s in results["settings"] if s["wires"] is not None}
+    assert list(wired) == [
+        "all layers at 1.00 V, 2.5-ohm wires",
+        "all layers at 0.75 V, 2.5-ohm wires",
+        "data-free per layer, 2.5-ohm wires",
+    ]
+    test_images = len(load_dataset("digits", seed=0).test)
+    for label, setting in wired.items():
+        without = by_label[setting["wires"]["without"]]
+        assert setting["gates"] == without["gates"] and 0 <= setting["naive"] <= 1
+        assert (setting["neat"] is None) == (without["neat"] is None), label
+        assert setting["wires"] == {
+            "ohm": 2.5,
+            "images": test_images,
+            "whole_test_set": True,
+            "path": "fast",
+            "without": without["label"],
+        }
+        assert f"whole test set ({test_images} images), wired fast path" in setting["note"]
+        assert "energy not modelled" in setting["note"] and setting["saving_naive"] is None
+    assert wired["all layers at 0.75 V, 2.5-ohm wires"]["neat"] is not None
+    assert wired["all layers at 1.00 V, 2.5-ohm wires"]["neat"] is None
+    assert wired["data-free per layer, 2.5-ohm wires"]["neat"] is not None
+    # The report's section: naive and NEAT without and with wires, side by side.
+    section = report[report.index("## Wire resistance") : report.index("## The paper")]
+    assert report.index("| software (ideal float)") < report.index("## Wire resistance")
+    assert "NEAT, no wires (%) | NEAT, with wires (%)" in section
+    assert section.count("| wired fast path |") == 3 and f"| {test_images} |" in section
     # A rerun reuses the LUT and the checkpoints and gives the same numbers.
     stamps = {p.name: p.stat().st_mtime_ns for p in out.glob("*.pt")} | {
         "lut.h5": (out / "lut.h5").stat().st_mtime_ns
@@ -155,6 +186,9 @@ def test_bad_experiment_configs_exit_2_with_one_line(tmp_path: Path) -> None:
         "emulation-off-grid.toml": CONFIG.replace(
             "accuracy_budget", "emulation_v_gates = [0.8]\naccuracy_budget"
         ),
+        "wire-not-in-v-gates.toml": CONFIG.replace("[1.0, 0.75]", "[0.8]"),
+        "wire-without-ohm.toml": CONFIG.replace("wire_ohm = 2.5", "wire_ohm = 0.0"),
+        "wire-samples.toml": CONFIG.replace("wire_ohm = 2.5", "wire_ohm = 2.5\nwire_samples = 0"),
     }
     for name, text in cases.items():
         path = tmp_path / name
