@@ -82,7 +82,7 @@ def _timed(model: torch.nn.Module, x: torch.Tensor) -> float:
 def _network_rows(lut: CellLUT) -> list[tuple[str, ...]]:
     """Forward time with wires against the ideal model: the digits MLP, and one ResNet18 layer
     (a whole ResNet18 with wires is about 10^5 tile solves per image on CPU: out of reach here)."""
-    config = MappingConfig(v_gate=V_GATE, wires=Wires(OHM, OHM))
+    config = MappingConfig(v_gate=V_GATE, wires=Wires(OHM, OHM), path="exact")  # the solver
     mlp = build_model("mlp", 10, 1, 8).eval()
     resnet = build_model("resnet18", 10, 3, 32).eval()
     conv = torch.nn.Sequential(resnet[3].conv1).eval()  # first block's 3x3, 64 -> 64 channels
