@@ -29,7 +29,8 @@ from neatxbar.mapping.crossbar import exact_column_sum, fast_column_sum
 from neatxbar.mapping.errors import MappingError
 from neatxbar.mapping.quantize import quantize_symmetric, quantize_unit
 from neatxbar.mapping.tiling import row_tiles
-from neatxbar.mapping.wired_fast import WiredTiles
+from neatxbar.mapping.wired import wired_sum
+from neatxbar.mapping.wired_fast import WiredTiles, fast_wired_sum, reduce_tiles
 
 _TINY = 1e-30
 
@@ -230,9 +231,6 @@ class _CrossbarMapping(nn.Module):
         once-per-weights work cached while the weight is unchanged (see :meth:`weight_side`);
         ``path = "exact"``: every tile solved as a circuit (:mod:`~neatxbar.mapping.wired`).
         """
-        from neatxbar.mapping.wired import wired_sum
-        from neatxbar.mapping.wired_fast import fast_wired_sum, reduce_tiles
-
         if self.config.path == "exact":
             gp, gn = self.conductance_pair(in_out(self.weight))
             return wired_sum(self.lut, self.config, self.v_gate, gp, gn, u)

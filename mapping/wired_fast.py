@@ -541,5 +541,5 @@ def fast_wired_sum(
             full_scale = rows * (lut.g_on_s - lut.g_min_s) * lut.v_max * config.adc_range
             diff = quantize_symmetric(diff, full_scale, config.adc_bits)
         total = diff.sum(dim=0).reshape(n, reduced.t_out * pairs)[:, :n_out]
-        out = total if positive else out - total if out is not None else -total
+        out = total if positive else out - total  # the positive phase is always read
     return out.to(u.dtype)

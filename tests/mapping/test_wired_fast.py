@@ -115,16 +115,16 @@ def test_gradients_agree_with_the_reference_solver(lut: CellLUT) -> None:
 def test_the_reduction_follows_the_weights(lut: CellLUT, monkeypatch: pytest.MonkeyPatch) -> None:
     """Built once while the weights stay (inference), again when they change, and at every
     forward that wants a gradient (training)."""
-    import neatxbar.mapping.wired_fast as wired_fast
+    import neatxbar.mapping.layers as layers
 
     calls = []
-    real = wired_fast.reduce_tiles
+    real = layers.reduce_tiles
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(wired_fast, "reduce_tiles", counting)
+    monkeypatch.setattr(layers, "reduce_tiles", counting)
     twin = convert(nn.Sequential(nn.Linear(6, 2)).double(), lut, MappingConfig(wires=WIRES))
     x = torch.rand(3, 6, dtype=torch.float64)
     with torch.no_grad():
