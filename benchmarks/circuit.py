@@ -10,15 +10,13 @@ Run: ``.venv/bin/python benchmarks/circuit.py`` (a few minutes).
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _lut import paper_lut  # benchmarks/_lut.py, beside this script
 from _results import publish  # benchmarks/_results.py, beside this script
 
-from neatxbar.characterize.runner import characterize
 from neatxbar.characterize.spec import load_preset
 from neatxbar.lut import CellLUT
 from neatxbar.mapping import Crossbar, MappingConfig, convert
@@ -101,11 +99,7 @@ def _network_rows(lut: CellLUT) -> list[tuple[str, ...]]:
 
 def main() -> None:
     torch.set_num_threads(2)
-    spec, text = load_preset("paper")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "paper.h5"
-        characterize(spec, text, path, workers=1, progress=False)
-        lut = CellLUT.load(path)
+    lut = paper_lut()
     mvm = _mvm_rows(lut)
     networks = _network_rows(lut)
     caption = (

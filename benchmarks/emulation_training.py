@@ -17,20 +17,16 @@ Run: ``.venv/bin/python benchmarks/emulation_training.py`` (about 2 minutes).
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from functools import partialmethod
-from pathlib import Path
 from unittest import mock
 
 import torch
+from _lut import paper_lut  # benchmarks/_lut.py, beside this script
 from _results import publish  # benchmarks/_results.py, beside this script
 from torch import nn
 
-from neatxbar.characterize.runner import characterize
-from neatxbar.characterize.spec import load_preset
-from neatxbar.lut import CellLUT
 from neatxbar.mapping import MappingConfig, convert, crossbar_layers
 from neatxbar.mapping.layers import _CrossbarMapping
 from neatxbar.training.models import build_model
@@ -66,11 +62,7 @@ def _reference_weight_side() -> mock._patch:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        spec, text = load_preset("paper")
-        path = str(Path(tmp) / "paper.h5")
-        characterize(spec, text, path, workers=1, progress=False)
-        lut = CellLUT.load(path)
+    lut = paper_lut()
     torch.manual_seed(0)
     model = build_model("resnet18", 10, 1, 8)
     scales = {

@@ -15,16 +15,14 @@ Run: ``.venv/bin/python benchmarks/wired_fast.py`` (about 15 minutes on 2 cores)
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _lut import paper_lut  # benchmarks/_lut.py, beside this script
 from _results import publish  # benchmarks/_results.py, beside this script
 from torch import nn
 
-from neatxbar.characterize.runner import characterize
 from neatxbar.characterize.spec import load_preset
 from neatxbar.lut import CellLUT
 from neatxbar.mapping import MappingConfig, convert
@@ -176,11 +174,7 @@ def _twins(model: nn.Module) -> list[nn.Module]:
 
 def main() -> None:
     torch.set_num_threads(2)
-    spec, text = load_preset("paper")
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "paper.h5"
-        characterize(spec, text, path, workers=1, progress=False)
-        lut = CellLUT.load(path)
+    lut = paper_lut()
     grid = lut.vg_grid
     rows = _array_rows(lut)
     rows += [("", "", "", "", "", "", "")]

@@ -30,7 +30,9 @@ from neatxbar.mapping.quantize import quantize_symmetric
 WIRED_CHUNK_CELLS = 1 << 19
 
 
-def _tiles(gp: torch.Tensor, gn: torch.Tensor, rows: int, pairs: int, g_min: float) -> torch.Tensor:
+def pair_tiles(
+    gp: torch.Tensor, gn: torch.Tensor, rows: int, pairs: int, g_min: float
+) -> torch.Tensor:
     """(in, out) conductance pairs -> (t_in * t_out, rows, 2 * pairs) physical tiles."""
     n_in, n_out = gp.shape
     t_in, t_out = math.ceil(n_in / rows), math.ceil(n_out / pairs)
@@ -89,7 +91,7 @@ def wired_sum(
     n_out = gp.shape[1]
     t_in, t_out = math.ceil(n_in / rows), math.ceil(n_out / pairs)
     g_min, g_max = lut.g_min_s, lut.g_on_s
-    tiles = _tiles(gp, gn, rows, pairs, g_min)
+    tiles = pair_tiles(gp, gn, rows, pairs, g_min)
     solver = CircuitConfig(wires=config.wires)
     out = None
     for positive in (True, False):

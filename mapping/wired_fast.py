@@ -61,7 +61,7 @@ from neatxbar.lut.separable import interval, uniform_step
 from neatxbar.mapping.circuit import CircuitConvergenceError
 from neatxbar.mapping.config import MappingConfig
 from neatxbar.mapping.quantize import quantize_symmetric
-from neatxbar.mapping.wired import _tiles
+from neatxbar.mapping.wired import pair_tiles
 from neatxbar.spice.params import Wires
 
 #: The powers of v = V / V_max that h(v) (no constant: 0 V, no current) and s(v) are fitted with.
@@ -346,7 +346,7 @@ def reduce_tiles(
     rows, cols = config.rows, config.cols
     n_in, n_out = gp.shape
     t_in, t_out = math.ceil(n_in / rows), math.ceil(n_out / (cols // 2))
-    tiles = _tiles(gp, gn, rows, cols // 2, lut.g_min_s)  # (t_in * t_out, rows, cols)
+    tiles = pair_tiles(gp, gn, rows, cols // 2, lut.g_min_s)  # (t_in * t_out, rows, cols)
     dtype = gp.dtype if gp.is_floating_point() else torch.get_default_dtype()
     return _reduce(lut, tiles, t_in, t_out, v_gate, config.wires, dtype)
 

@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from neatxbar.core.config import ConfigError
-from neatxbar.core.progress import ProgressBar
+from neatxbar.core.progress import ProgressBar, progress_bar
 from neatxbar.mapping.config import check_config_numbers
 
 OPTIMIZERS = ("adam", "sgd")
@@ -135,18 +135,27 @@ def loader(dataset: Dataset, batch_size: int, *, shuffle: bool, seed: int) -> Da
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, dataset: Dataset, batch_size: int = 256, device: torch.device | str = "cpu"
+    model: nn.Module,
+    dataset: Dataset,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    *,
+    progress: bool | None = False,
+    desc: str = "evaluate",
 ) -> float:
     """Top-1 accuracy (fraction) of ``model`` on ``dataset``, in eval mode and without
-    gradients (so crossbar twins reuse their weight-side work across batches)."""
+    gradients (so crossbar twins reuse their weight-side work across batches); with
+    ``progress``, a bar over the images (None: on a terminal)."""
     was_training = model.training
     model.eval()
     correct = total = 0
-    with torch.no_grad():
+    bar = progress_bar(len(dataset), desc, unit="image", enabled=progress)
+    with bar, torch.no_grad():
         for x, y in DataLoader(dataset, batch_size=batch_size):
             x, y = x.to(device), y.to(device)
             correct += int((model(x).argmax(dim=1) == y).sum())
             total += y.numel()
+            bar.update(y.numel())
     model.train(was_training)
     return correct / max(total, 1)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset, Subset
 
 from neatxbar.characterize.runner import characterize
 from neatxbar.characterize.spec import load_preset
@@ -31,7 +31,6 @@ from neatxbar.core.errors import ConfigError
 from neatxbar.core.files import write_text
 from neatxbar.core.jsonout import dumps_strict
 from neatxbar.core.outputs import OutputFolder
-from neatxbar.core.progress import progress_bar
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.energy import EnergyConfig, EnergyReport, model_energy
@@ -398,17 +397,11 @@ class _Runner:
         test: Dataset,
         scales: dict[str, float] | None = None,
     ) -> float:
-        """Test accuracy of ``model``'s crossbar twin with wires: one twin, in eval mode and
-        without gradients, so each layer computes its reduced circuit once (on the first batch)
-        and reuses it on every other."""
-        twin = convert(model, self.lut, mapping, v_gate=gates, weight_scales=scales).eval()
-        correct = 0
-        bar = progress_bar(len(test), label, unit="image", enabled=self.progress)
-        with bar, torch.no_grad():
-            for x, y in DataLoader(test, batch_size=256):
-                correct += int((twin(x).argmax(dim=1) == y).sum())
-                bar.update(len(y))
-        return correct / max(len(test), 1)
+        """Test accuracy of ``model``'s crossbar twin with wires: one twin, evaluated without
+        gradients, so each layer computes its reduced circuit once (on the first batch) and
+        reuses it on every other."""
+        twin = convert(model, self.lut, mapping, v_gate=gates, weight_scales=scales)
+        return evaluate(twin, test, progress=self.progress, desc=label)
 
     def _trained(self, name: str, gates: dict[str, float], how: NeatConfig) -> nn.Module:
         """NEAT (or training through the emulation) from the software model at ``gates``, saved

@@ -9,7 +9,7 @@ from torch import nn
 from neatxbar.lut import CellLUT
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.circuit import CircuitConfig, solve
-from neatxbar.mapping.wired import _tiles
+from neatxbar.mapping.wired import pair_tiles
 from neatxbar.mapping.wired_fast import column_currents, column_modes, reduce_tiles
 from neatxbar.spice.params import Wires
 
@@ -45,7 +45,7 @@ def test_column_currents_match_the_reference_solver(
     gp, gn = _pairs(lut, size, size, seed=size)
     config = MappingConfig(rows=size, cols=size, wires=WIRES)
     v = _inputs(size, kind, seed=size + 1)
-    tile = _tiles(gp, gn, size, size // 2, lut.g_min_s)[0]
+    tile = pair_tiles(gp, gn, size, size // 2, lut.g_min_s)[0]
     reference = solve(lut, tile, v * lut.v_max, v_gate, CircuitConfig(WIRES)).column_currents
     fast = column_currents(reduce_tiles(lut, config, v_gate, gp, gn), v.unsqueeze(0))[0]
     no_wires = lut.current(tile, (v * lut.v_max).unsqueeze(-1), v_gate).sum(dim=1)
