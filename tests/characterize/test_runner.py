@@ -147,6 +147,12 @@ def test_cli_refuses_a_spec_mismatch_in_one_line_and_overwrites_on_request(
     assert _current(out).shape == (5, 6, 3)
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, as under a terminal (a shell that
+    runs the tests in the background starts them with SIGINT ignored, which a child inherits)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _held_run(
     command: list[str], hold: Path, after_chunk: int, **popen: object
 ) -> subprocess.Popen:
@@ -157,7 +163,13 @@ def _held_run(
         "NEAT_TEST_HOLD_FILE": str(hold),
     }
     process = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+        **popen,
     )
     deadline = time.monotonic() + 60
     while not hold.exists():
@@ -227,11 +239,14 @@ def test_sigint_inside_an_ngspice_call_stops_the_in_process_run(tmp_path: Path) 
     hook = _InterruptOnOutput()
     hook.fired = False
     ngspice._messages = hook
+    # Python's own Ctrl-C handler, even where the tests were started with SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
             characterize(parse_spec(SMALL), SMALL, tmp_path / "x.h5", workers=1, progress=False)
     finally:
         ngspice._messages = messages
+        signal.signal(signal.SIGINT, previous)
     assert hook.fired
     assert partial_path(tmp_path / "x.h5").exists() and not (tmp_path / "x.h5").exists()
     assert not lock_path(tmp_path / "x.h5").exists()
