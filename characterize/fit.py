@@ -14,12 +14,16 @@ stays within tolerance (0 when even the smallest does not). ``w_max`` is the wei
 implies under the default mapping, where a weight fraction f = |w| / w_scale in [0, 1] is
 programmed as G = G_min + f * (G_max - G_min) on one column of a differential pair:
 ``w_max = (g_max - G_min) / (G_max - G_min)``, clipped to [0, 1].
+
+A LUT with several temperatures gets one region per temperature, fitted on its table at 0 V
+threshold shift (``linear_region/*`` have a leading temperature axis in ``neat-lut/2``).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +33,8 @@ import numpy as np
 from neatxbar.characterize.spec import METRICS
 from neatxbar.core.checks import check_number
 from neatxbar.core.errors import ConfigError
-from neatxbar.lut.schema import Grids, open_lut, read_lut, replace_atomically
+from neatxbar.lut.errors import LUTError
+from neatxbar.lut.schema import SCHEMA_V1, Grids, open_lut, read_lut, replace_atomically
 
 
 @dataclass(frozen=True)
@@ -120,24 +125,30 @@ def fit_linear_region(
 
 def compute_fit(
     path: Path, tolerance: float | None = None, metric: str | None = None
-) -> tuple[LinearRegion, Grids]:
-    """Check a complete LUT file and compute its linear region; the file is not changed.
+) -> tuple[list[LinearRegion], Grids]:
+    """Check a complete LUT file and compute its linear region at each of its temperatures
+    (at 0 V threshold shift); the file is not changed.
 
     ``tolerance`` and ``metric`` default to the file's ``tolerance`` attribute and ``"ideal"``
-    (or the metric of an earlier fit). Returns the region and the file's grids.
+    (or the metric of an earlier fit). Returns the regions (one per ``grids.temperature_c``,
+    degC) and the file's grids.
     """
     lut = read_lut(Path(path))
     tolerance = lut.tolerance if tolerance is None else tolerance
     if metric is None:
         earlier = lut.region.metric if lut.region is not None else None
         metric = earlier or "ideal"
-    region = fit_linear_region(
-        lut.current, lut.grids.conductance, lut.grids.v_in, tolerance, metric
-    )
-    return region, lut.grids
+    grids = lut.grids
+    regions = [
+        fit_linear_region(
+            lut.current[t, grids.zero_shift], grids.conductance, grids.v_in, tolerance, metric
+        )
+        for t in range(grids.temperature_c.size)
+    ]
+    return regions, grids
 
 
-def write_fit(path: Path, region: LinearRegion) -> Path:
+def write_fit(path: Path, region: LinearRegion | Sequence[LinearRegion]) -> Path:
     """Write ``linear_region/`` into the LUT at ``path``: copy, write, rename.
 
     A symbolic link is followed: its target is replaced (atomically) and the link stays. Returns
@@ -157,26 +168,47 @@ def write_fit(path: Path, region: LinearRegion) -> Path:
     return target
 
 
-def fit_file(path: Path, tolerance: float | None = None, metric: str | None = None) -> LinearRegion:
+def fit_file(
+    path: Path, tolerance: float | None = None, metric: str | None = None
+) -> list[LinearRegion]:
     """Fit a complete LUT file and write ``linear_region/`` into it (:func:`compute_fit`, then
-    :func:`write_fit`)."""
-    region, _ = compute_fit(path, tolerance, metric)
-    write_fit(path, region)
-    return region
+    :func:`write_fit`); return the regions, one per temperature."""
+    regions, _ = compute_fit(path, tolerance, metric)
+    write_fit(path, regions)
+    return regions
 
 
-def write_linear_region(f: h5py.File, region: LinearRegion) -> None:
-    """Write ``linear_region/`` (g_max, w_max, max_deviation, crossing) into an open LUT file."""
+def write_linear_region(f: h5py.File, region: LinearRegion | Sequence[LinearRegion]) -> None:
+    """Write ``linear_region/`` (g_max, w_max, max_deviation, crossing) into an open LUT file.
+
+    ``region``: one region per temperature of the file (``neat-lut/2``: each dataset gets a
+    leading temperature axis); a ``neat-lut/1`` file takes one region, written without it.
+    """
+    regions = [region] if isinstance(region, LinearRegion) else list(region)
+    v1 = f.attrs.get("schema") == SCHEMA_V1
+    n_t = 1 if v1 else f["grid/temperature_c"].shape[0]
+    if len(regions) != n_t or not regions:
+        raise LUTError(
+            f"{f.filename}: {len(regions)} linear regions for {n_t} temperatures; fit each"
+        )
+    first = regions[0]
+    if any(r.metric != first.metric or r.tolerance != first.tolerance for r in regions):
+        raise ValueError("the regions of one file must share their metric and tolerance")
+
+    def stacked(name: str) -> np.ndarray:
+        values = [getattr(r, name) for r in regions]
+        return values[0] if v1 else np.stack(values)
+
     if "linear_region" in f:
         del f["linear_region"]
     group = f.create_group("linear_region")
-    group.attrs["metric"] = region.metric
-    group.attrs["tolerance"] = region.tolerance
-    for name, data, units in [
-        ("g_max", region.g_max_s, "S"),
-        ("w_max", region.w_max, "fraction of the full weight range"),
-        ("max_deviation", region.max_deviation, "fraction"),
-        ("crossing", region.crossing_s, "S"),
+    group.attrs["metric"] = first.metric
+    group.attrs["tolerance"] = first.tolerance
+    for name, field_name, units in [
+        ("g_max", "g_max_s", "S"),
+        ("w_max", "w_max", "fraction of the full weight range"),
+        ("max_deviation", "max_deviation", "fraction"),
+        ("crossing", "crossing_s", "S"),
     ]:
-        group.create_dataset(name, data=data).attrs["units"] = units
-    f.attrs["tolerance"] = region.tolerance
+        group.create_dataset(name, data=stacked(field_name)).attrs["units"] = units
+    f.attrs["tolerance"] = first.tolerance

@@ -26,7 +26,7 @@ from neatxbar.characterize.fit import deviation
 from neatxbar.core.errors import ConfigError
 from neatxbar.core.outputs import OutputFolder
 from neatxbar.lut.errors import LUTError
-from neatxbar.lut.schema import check_complete, open_lut
+from neatxbar.lut.schema import read_lut, select_temperature
 
 DPI = 150
 IV_GATES_V = (0.8, 1.0, 1.3)
@@ -54,7 +54,10 @@ class _Table:
 
 
 def plot_lut(
-    lut_path: Path, out_dir: Path, conductances_us: Sequence[float] | None = None
+    lut_path: Path,
+    out_dir: Path,
+    conductances_us: Sequence[float] | None = None,
+    temperature_c: float | None = None,
 ) -> list[Path]:
     """Draw the characterization figures of a complete, fitted LUT as PNG and PDF.
 
@@ -72,6 +75,9 @@ def plot_lut(
     conductances_us
         Conductances (uS) of the I-V curves; each is drawn at its nearest grid conductance.
         Default: four spread over the grid.
+    temperature_c
+        The temperature (degC) of the file to draw, at 0 V threshold shift; None: 27 degC when
+        the file has it, else its first temperature.
 
     Returns
     -------
@@ -88,7 +94,7 @@ def plot_lut(
     """
     folder = OutputFolder(out_dir, inputs=(lut_path,))
     folder.check(FILES)
-    table = _read(Path(lut_path))
+    table = _read(Path(lut_path), temperature_c)
     g_index = _pick_conductances(table.g, conductances_us)
     figures = {
         "iv_curves": _iv_curves(table, g_index),
@@ -101,23 +107,25 @@ def plot_lut(
     return [folder.path / name for name in FILES]
 
 
-def _read(path: Path) -> _Table:
-    """Check and read a LUT file; raise :class:`LUTError` if it has no ``linear_region``."""
-    check_complete(path)
-    with open_lut(path) as f:
-        if "linear_region" not in f:
-            raise LUTError(f"{path}: no linear_region group; run 'neat fit {path}' first")
-        region = f["linear_region"]
-        return _Table(
-            g=f["grid/conductance"][()],
-            v_in=f["grid/v_in"][()],
-            v_gate=f["grid/v_gate"][()],
-            current=f["current"][()],
-            g_max=region["g_max"][()],
-            crossing=region["crossing"][()],
-            tolerance=float(region.attrs["tolerance"]),
-            metric=str(region.attrs["metric"]),
-        )
+def _read(path: Path, temperature_c: float | None = None) -> _Table:
+    """Check and read one temperature of a LUT file (at 0 V shift); raise :class:`LUTError` if
+    it has no fitted ``linear_region``."""
+    lut = read_lut(path)
+    region = lut.region
+    if region is None or region.crossing is None:
+        raise LUTError(f"{path}: no fitted linear_region group; run 'neat fit {path}' first")
+    grids = lut.grids
+    t = select_temperature(grids.temperature_c, temperature_c, path)
+    return _Table(
+        g=grids.conductance,
+        v_in=grids.v_in,
+        v_gate=grids.v_gate,
+        current=lut.current[t, grids.zero_shift],
+        g_max=region.g_max[t],
+        crossing=region.crossing[t],
+        tolerance=lut.tolerance if region.tolerance is None else region.tolerance,
+        metric=region.metric or "ideal",
+    )
 
 
 def _spread(n: int, k: int) -> np.ndarray:

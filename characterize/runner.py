@@ -1,11 +1,15 @@
-"""The sweep runner: a spec in, a complete ``neat-lut/1`` file out, resumable.
+"""The sweep runner: a spec in, a complete ``neat-lut/2`` file out, resumable.
 
-The conductance grid is cut into chunks of ``spec.chunk_size``; each chunk is one ngspice run
-(a netlist of that many cells, one nested V_in x V_gate sweep). Chunks run on a process pool
+The cells to simulate are the (threshold shift, conductance) pairs of the spec, at each of its
+temperatures. At each temperature the pairs, in the order (shift, conductance), are cut into
+chunks of ``spec.chunk_size``; each chunk is one ngspice run (a netlist of that many
+independent cells, each with its own ``delvto``, at ``.options temp=``; one nested V_in x V_gate
+sweep). Chunks run on a process pool
 (``spawn``), on any ``concurrent.futures`` executor (a Dask cluster's included), or in this
 process. Each finished chunk is written to ``<out>.partial`` at once; a killed run, started again,
-runs only what is missing. When every point is solved, the linear region and the read energy are
-added and the file is renamed to ``<out>``: a file at ``<out>`` is always complete.
+runs only what is missing. When every point is solved, the linear region (per temperature, at
+0 V shift) and the read energy are added and the file is renamed to ``<out>``: a file at
+``<out>`` is always complete.
 
 Safety: the spec is validated (every number, every size, the model card) before any file is
 written. A run holds ``<out>.lock`` (an advisory ``flock``, removed at the end) so a second run on
@@ -37,6 +41,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from neatxbar.characterize.energy import write_read_energy
@@ -48,6 +53,7 @@ from neatxbar.lut.schema import (
     FAILED,
     OFFERED,
     OFFERED_TOLERANCE_V,
+    SCHEMA,
     SOLVED,
     Grids,
     check_attrs_and_grids,
@@ -55,6 +61,8 @@ from neatxbar.lut.schema import (
     open_lut,
     read_offered,
     replace_atomically,
+    schema_of,
+    select_temperature,
     transistor_json,
     write_block,
 )
@@ -81,21 +89,28 @@ IN_PROCESS_BELOW_POINTS = 1_000_000
 
 @dataclass(frozen=True)
 class ChunkJob:
-    """One ngspice run: conductances ``g_siemens`` (grid rows ``start:stop``) over the grids."""
+    """One ngspice run: cells ``start:stop`` of the (shift, conductance) pairs at temperature
+    index ``t``, each cell a conductance ``g_siemens`` (S) with a threshold shift ``delvto``
+    (V), over the V_in and V_gate grids (V), at ``temperature_c`` (degC)."""
 
+    t: int
     start: int
     stop: int
     g_siemens: np.ndarray
+    delvto: np.ndarray
     v_in: np.ndarray
     v_gate: np.ndarray
     transistor: Transistor
     options: dict[str, float]
+    temperature_c: float
 
 
 @dataclass(frozen=True)
 class ChunkResult:
-    """Currents (A) and status of one chunk; ``retried`` when the nested sweep failed first."""
+    """Currents (A) and status of one chunk, shape ``(stop - start, n_v, n_vg)``; ``retried``
+    when the nested sweep failed first."""
 
+    t: int
     start: int
     stop: int
     current: np.ndarray
@@ -111,12 +126,30 @@ def _retry_point_by_point(job: ChunkJob) -> ChunkResult:
     for (k, j, m), _ in np.ndenumerate(current):
         try:
             current[k, j, m] = cell_current(
-                job.g_siemens[k], job.v_in[j], job.v_gate[m], job.transistor, options
+                job.g_siemens[k],
+                job.v_in[j],
+                job.v_gate[m],
+                job.transistor,
+                options,
+                delvto=float(job.delvto[k]),
+                temperature_c=job.temperature_c,
             )
             status[k, j, m] = SOLVED
         except SpiceConvergenceError:
             pass
-    return ChunkResult(job.start, job.stop, current, status, retried=True)
+    return ChunkResult(job.t, job.start, job.stop, current, status, retried=True)
+
+
+def _sweep(job: ChunkJob, options: dict[str, float]) -> np.ndarray:
+    return sweep_cells(
+        job.g_siemens,
+        job.v_in,
+        job.v_gate,
+        job.transistor,
+        options,
+        delvto=job.delvto,
+        temperature_c=job.temperature_c,
+    )
 
 
 def run_chunk(job: ChunkJob) -> ChunkResult:
@@ -126,15 +159,32 @@ def run_chunk(job: ChunkJob) -> ChunkResult:
     sweep, then point by point; points that still fail get status 2 (and NaN current).
     """
     try:
-        current = sweep_cells(job.g_siemens, job.v_in, job.v_gate, job.transistor, job.options)
+        current = _sweep(job, job.options)
     except SpiceConvergenceError:
         try:
-            options = RETRY_OPTIONS | job.options
-            current = sweep_cells(job.g_siemens, job.v_in, job.v_gate, job.transistor, options)
+            current = _sweep(job, RETRY_OPTIONS | job.options)
         except SpiceConvergenceError:
             return _retry_point_by_point(job)
-        return ChunkResult(job.start, job.stop, current, np.zeros(current.shape, np.uint8), True)
-    return ChunkResult(job.start, job.stop, current, np.zeros(current.shape, np.uint8))
+        ok = np.zeros(current.shape, np.uint8)
+        return ChunkResult(job.t, job.start, job.stop, current, ok, True)
+    return ChunkResult(job.t, job.start, job.stop, current, np.zeros(current.shape, np.uint8))
+
+
+def cell_blocks(start: int, stop: int, n_g: int) -> Iterator[tuple[int, slice, slice]]:
+    """Split the cells ``start:stop`` of the (shift, conductance) pairs (shift-major, ``n_g``
+    conductances per shift) into blocks of one shift: ``(d, grid rows, rows of the chunk)``."""
+    cell = start
+    while cell < stop:
+        d, g0 = divmod(cell, n_g)
+        g1 = min(n_g, g0 + stop - cell)
+        yield d, slice(g0, g1), slice(cell - start, cell - start + g1 - g0)
+        cell += g1 - g0
+
+
+def write_result(f: h5py.File, result: ChunkResult, n_g: int) -> None:
+    """Write a chunk's currents and status into the open LUT (one block per shift it spans)."""
+    for d, rows, part in cell_blocks(result.start, result.stop, n_g):
+        write_block(f, (result.t, d, rows), result.current[part], result.status[part])
 
 
 @dataclass
@@ -152,11 +202,14 @@ class CharacterizeReport:
     chunks_retried
         Chunks whose first nested sweep did not converge and that were retried.
     failed_examples
-        Up to five failed points as (G in S, V_in in V, V_gate in V).
+        Up to five failed points as (G in S, V_in in V, V_gate in V, delvto in V, T in degC).
     seconds
         Wall time of this run.
     region
-        The fitted linear region of a complete LUT.
+        The fitted linear region of a complete LUT, at its nominal temperature (27 degC when
+        it has it, else its first; see :func:`neatxbar.lut.schema.select_temperature`).
+    regions
+        The fitted linear region at each temperature of ``temperatures_c`` (degC).
     up_to_date
         The file existed, complete and from the same spec: nothing was run.
     """
@@ -167,10 +220,12 @@ class CharacterizeReport:
     points_run: int = 0
     points_failed: int = 0
     chunks_retried: int = 0
-    failed_examples: list[tuple[float, float, float]] = field(default_factory=list)
+    failed_examples: list[tuple[float, ...]] = field(default_factory=list)
     seconds: float = 0.0
     region: LinearRegion | None = None
     up_to_date: bool = False
+    regions: list[LinearRegion] = field(default_factory=list)
+    temperatures_c: list[float] = field(default_factory=list)
 
 
 def partial_path(out: Path) -> Path:
@@ -254,6 +309,17 @@ def _check_same_spec(path: Path, spec: SweepSpec, sha: str) -> None:
         )
 
 
+def _check_resumable(path: Path) -> None:
+    """Refuse to resume a partial file of the older schema (its tables have no axes)."""
+    with open_lut(path) as f:
+        schema = schema_of(f, path)
+    if schema != SCHEMA:
+        raise LUTError(
+            f"{path} is an unfinished run of an older version ({schema}); use --overwrite to "
+            "start again"
+        )
+
+
 def _offered(spec: SweepSpec) -> np.ndarray | None:
     """The spec's offered gate voltages (V, grid values) as the file stores them; None when the
     spec offers every grid value (the file then has no ``grid/v_gate_offered``)."""
@@ -277,6 +343,9 @@ def _new_file(path: Path, spec: SweepSpec, spec_text: str, sha: str) -> None:
         "card_file": transistor.card_file,
         "side": "transistor between the memristor and the column; bulk tied to source",
     }
+    if spec.transistor.a_vt_mv_um is not None:
+        description["a_vt_mv_um"] = spec.transistor.a_vt_mv_um
+        description["a_vt_source"] = spec.transistor.a_vt_source
     attrs = {
         "ngspice_version": ngspice_version(),
         "package_version": version("neat-xbar"),
@@ -285,8 +354,15 @@ def _new_file(path: Path, spec: SweepSpec, spec_text: str, sha: str) -> None:
         "cell_netlist": cell.text,
         "transistor": transistor_json(description),
         "tolerance": spec.tolerance,
+        "sigma_vt_v": spec.sigma_vt_v,
     }
-    grids = Grids(spec.conductances, spec.v_in.values(), spec.v_gate.values())
+    grids = Grids(
+        spec.conductances,
+        spec.v_in.values(),
+        spec.v_gate.values(),
+        spec.temperatures_c,
+        spec.delvto_v,
+    )
     tmp = path.with_name(path.name + ".tmp")
     create(tmp, grids, attrs, _offered(spec))
     replace_atomically(tmp, path)
@@ -309,17 +385,35 @@ def _nothing_solved(path: Path) -> bool:
 
 
 def _pending_jobs(path: Path, spec: SweepSpec) -> list[ChunkJob]:
-    with open_lut(path) as f:
-        status = f["status"][()]
+    """The chunks of the (shift, conductance) pairs, per temperature, with a point not solved."""
     g, v_in, v_gate = spec.conductances, spec.v_in.values(), spec.v_gate.values()
+    temps, shifts = spec.temperatures_c, spec.delvto_v
+    n_cells = shifts.size * g.size
+    with open_lut(path) as f:
+        status = f["status"][()].reshape(temps.size, n_cells, -1)
+    pending = np.any(status != SOLVED, axis=2)  # (n_t, n_cells)
+    cell_g = np.tile(g, shifts.size)  # shift-major order, as the file's (n_d, n_g) axes
+    cell_d = np.repeat(shifts, g.size)
     transistor = spec.cell_transistor()
     jobs = []
-    for start in range(0, g.size, spec.chunk_size):
-        stop = min(start + spec.chunk_size, g.size)
-        if np.any(status[start:stop] != SOLVED):
-            jobs.append(
-                ChunkJob(start, stop, g[start:stop], v_in, v_gate, transistor, dict(spec.ngspice))
-            )
+    for t, temperature in enumerate(temps):
+        for start in range(0, n_cells, spec.chunk_size):
+            stop = min(start + spec.chunk_size, n_cells)
+            if np.any(pending[t, start:stop]):
+                jobs.append(
+                    ChunkJob(
+                        t,
+                        start,
+                        stop,
+                        cell_g[start:stop],
+                        cell_d[start:stop],
+                        v_in,
+                        v_gate,
+                        transistor,
+                        dict(spec.ngspice),
+                        float(temperature),
+                    )
+                )
     return jobs
 
 
@@ -395,19 +489,25 @@ def _results(
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _finish(path: Path, out: Path, spec: SweepSpec) -> LinearRegion:
+def _finish(path: Path, out: Path, spec: SweepSpec) -> list[LinearRegion]:
+    """Fit the linear region at each temperature (at 0 V shift), add the read energy, and
+    move the file into place; return the regions."""
     with open_lut(path, "r+") as f:
-        region = fit_linear_region(
-            f["current"][()],
-            f["grid/conductance"][()],
-            f["grid/v_in"][()],
-            spec.tolerance,
-            spec.metric,
-        )
-        write_linear_region(f, region)
+        grids = check_attrs_and_grids(f, path)
+        regions = [
+            fit_linear_region(
+                f["current"][t, grids.zero_shift],
+                grids.conductance,
+                grids.v_in,
+                spec.tolerance,
+                spec.metric,
+            )
+            for t in range(grids.temperature_c.size)
+        ]
+        write_linear_region(f, regions)
         write_read_energy(f, spec.read_time_s)
     replace_atomically(path, out)
-    return region
+    return regions
 
 
 def characterize(
@@ -449,7 +549,17 @@ def characterize(
     partial = partial_path(out)
     spec.validate()  # every number, size and the card, before any file is written
     sha = spec.sha256()
-    total = int(np.prod([spec.conductance.num, spec.v_in.num, spec.v_gate.num]))
+    total = int(
+        np.prod(
+            [
+                len(spec.temperature.values_c),
+                spec.mismatch.num,
+                spec.conductance.num,
+                spec.v_in.num,
+                spec.v_gate.num,
+            ]
+        )
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     with _run_lock(out):
         if overwrite:
@@ -462,6 +572,7 @@ def characterize(
             partial.unlink()  # nothing solved in it (e.g. a run that failed at once): start anew
         if partial.exists():
             _check_same_spec(partial, spec, sha)
+            _check_resumable(partial)
         else:
             _new_file(partial, spec, spec_text, sha)
         return _run(spec, out, partial, total, workers, executor, progress, started)
@@ -480,6 +591,7 @@ def _run(
     """Run the pending chunks of ``partial``, then finish it into ``out`` if all solved."""
     jobs = _pending_jobs(partial, spec)
     points = sum((j.stop - j.start) * j.v_in.size * j.v_gate.size for j in jobs)
+    n_g = spec.conductance.num
     if workers is None:
         workers = 1 if points < IN_PROCESS_BELOW_POINTS else (os.cpu_count() or 1)
     retried = 0
@@ -496,19 +608,28 @@ def _run(
         for written, result in enumerate(
             _results(jobs, min(workers, max(len(jobs), 1)), executor), start=1
         ):
-            write_block(f, slice(result.start, result.stop), result.current, result.status)
+            write_result(f, result, n_g)
             retried += result.retried
             bar.update(result.status.size)
             _hold_for_tests(written)
         status = f["status"][()]
         failed = int(np.sum(status == FAILED))
+        grids = check_attrs_and_grids(f, partial)
         examples = [
-            (float(f["grid/conductance"][k]), float(f["grid/v_in"][j]), float(f["grid/v_gate"][m]))
-            for k, j, m in np.argwhere(status == FAILED)[:5]
+            (
+                float(grids.conductance[k]),
+                float(grids.v_in[j]),
+                float(grids.v_gate[m]),
+                float(grids.delvto[d]),
+                float(grids.temperature_c[t]),
+            )
+            for t, d, k, j, m in np.argwhere(status == FAILED)[:5]
         ]
     report = CharacterizeReport(partial, False, total, points, failed, retried, examples)
+    report.temperatures_c = grids.temperature_c.tolist()
     if failed == 0:
-        report.region = _finish(partial, out, spec)
+        report.regions = _finish(partial, out, spec)
+        report.region = report.regions[select_temperature(grids.temperature_c, None, out)]
         report.path, report.complete = out, True
     report.seconds = time.perf_counter() - started
     return report

@@ -1,8 +1,10 @@
 """Sweep specifications: what to characterize, loaded from TOML and validated.
 
-A spec names the grids of conductance (S), input voltage (V) and gate voltage (V), the access
-transistor, the memristor's range, the linear-region tolerance, the read time for energy and the
-ngspice options. Presets live in ``configs/`` (installed as ``neatxbar.configs``).
+A spec names the grids of conductance (S), input voltage (V) and gate voltage (V), the
+temperatures (degC) and the transistor's threshold shifts (``delvto``, V; a multiple of its
+Pelgrom mismatch sigma), the access transistor, the memristor's range, the linear-region
+tolerance, the read time for energy and the ngspice options. Presets live in ``configs/``
+(installed as ``neatxbar.configs``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -22,7 +25,7 @@ from neatxbar.core.checks import check_integer, check_number
 from neatxbar.core.config import ConfigError, from_mapping, to_plain
 from neatxbar.lut.schema import OFFERED_TOLERANCE_V
 from neatxbar.spice import Transistor
-from neatxbar.spice.params import check_options
+from neatxbar.spice.params import DELVTO_LIMIT_V, check_options, check_temperature
 from neatxbar.spice.render import uniform_step
 from neatxbar.spice.templates import read_template
 
@@ -42,6 +45,17 @@ MAX_POINTS = 20_000_000
 #: The most points in one ngspice run (chunk_size x n_v_in x n_v_gate): ngspice keeps every
 #: node's vector in memory.
 MAX_CHUNK_POINTS = 4_000_000
+#: The nominal temperature (degC): ngspice's default TEMP (and the cards' TNOM).
+NOMINAL_TEMPERATURE_C = 27.0
+#: The most temperatures and threshold shifts of one spec.
+MAX_TEMPERATURES = 32
+MAX_SHIFTS = 101
+#: The widest threshold-shift span, in mismatch sigmas.
+SPAN_SIGMA_LIMIT = 10.0
+#: Plausible Pelgrom coefficients A_Vt (mV*um): from about 0.5 (thin oxides) to tens (old nodes).
+A_VT_RANGE_MV_UM = (0.01, 100.0)
+#: The longest ``transistor.a_vt_source`` text (characters).
+MAX_SOURCE_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -141,14 +155,46 @@ def offered_indices(grid: GateGrid) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class TemperatureGrid:
+    """The temperatures to characterize (degC, strictly increasing); one netlist per temperature
+    (``.options temp=``). The default, one temperature of 27 degC, is ngspice's own."""
+
+    values_c: list[float] = field(default_factory=lambda: [NOMINAL_TEMPERATURE_C])
+
+    def __post_init__(self) -> None:
+        values = self.values_c
+        if isinstance(values, list | tuple) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in values
+        ):
+            object.__setattr__(self, "values_c", [float(v) for v in values])
+
+
+@dataclass(frozen=True)
+class MismatchGrid:
+    """The threshold shifts (``delvto``, V) to characterize: ``num`` (odd, so 0 V is on the
+    grid) evenly spaced shifts from ``-span_sigma`` to ``+span_sigma`` times the transistor's
+    Pelgrom sigma (:attr:`SweepSpec.sigma_vt_v`). The default, one shift of 0 V, is no axis."""
+
+    num: int = 1
+    span_sigma: float = 0.0
+
+
+@dataclass(frozen=True)
 class TransistorSpec:
-    """The access transistor as written in TOML (see :class:`neatxbar.spice.Transistor`)."""
+    """The access transistor as written in TOML (see :class:`neatxbar.spice.Transistor`).
+
+    ``a_vt_mv_um``: Pelgrom's matching coefficient A_Vt (mV*um) of the transistor's threshold,
+    sigma(V_t) = A_Vt / sqrt(W L); None when unknown. ``a_vt_source``: where the value comes
+    from (required with it: a model card does not state it, so the spec must say).
+    """
 
     model: str = "nmos45_bsim4"
     w_m: float = 450e-9
     l_m: float = 45e-9
     model_params: dict[str, float] = field(default_factory=dict)
     card_file: str | None = None
+    a_vt_mv_um: float | None = None
+    a_vt_source: str = ""
 
     def to_transistor(
         self, base_dir: Path | None = None, card_text: str | None = None
@@ -201,6 +247,8 @@ class SweepSpec:
     v_in: VoltageGrid = field(default_factory=VoltageGrid)
     v_gate: GateGrid = field(default_factory=lambda: GateGrid(0.7, 1.3, 13))
     transistor: TransistorSpec = field(default_factory=TransistorSpec)
+    temperature: TemperatureGrid = field(default_factory=TemperatureGrid)
+    mismatch: MismatchGrid = field(default_factory=MismatchGrid)
     ngspice: dict[str, float] = field(default_factory=dict)
     base_dir: str | None = field(default=None, compare=False, repr=False)
     card_text: str | None = field(default=None, compare=False, repr=False)
@@ -249,16 +297,78 @@ class SweepSpec:
             uniform_step(key, grid.values())
         if self.v_gate.offered_v is not None:
             offered_indices(self.v_gate)
+        self._check_temperatures()
+        self._check_mismatch()
         self._check_sizes()
         self.cell_transistor().validate()
         check_options(self.ngspice)
 
+    def _check_temperatures(self) -> None:
+        """``temperature.values_c``: 1 to :data:`MAX_TEMPERATURES` numbers (degC), in range,
+        strictly increasing."""
+        values = self.temperature.values_c
+        key = "temperature.values_c"
+        if not isinstance(values, list | tuple) or not values:
+            raise ConfigError(f"{key} must be a non-empty list of temperatures (degC)")
+        if len(values) > MAX_TEMPERATURES:
+            raise ConfigError(
+                f"{key} lists {len(values)} temperatures, more than the limit of {MAX_TEMPERATURES}"
+            )
+        temps = [check_temperature(f"{key}[{i}] (degC)", v) for i, v in enumerate(values)]
+        if np.any(np.diff(temps) <= 0):
+            raise ConfigError(f"{key} must be strictly increasing (sorted, no repeats)")
+
+    def _check_mismatch(self) -> None:
+        """``[mismatch]`` and the transistor's ``a_vt_mv_um``/``a_vt_source``."""
+        m, t = self.mismatch, self.transistor
+        check_integer("mismatch.num", m.num, low=1, high=MAX_SHIFTS)
+        if m.num % 2 == 0:
+            raise ConfigError(
+                f"mismatch.num must be odd (so 0 V is on the threshold-shift grid), got {m.num}"
+            )
+        check_number("mismatch.span_sigma", m.span_sigma, nonnegative=True, high=SPAN_SIGMA_LIMIT)
+        if (m.num > 1) != (m.span_sigma > 0):
+            raise ConfigError(
+                "mismatch: give num > 1 with span_sigma > 0 (a threshold-shift axis), or "
+                f"num = 1 with span_sigma = 0 (none); got num {m.num}, span_sigma {m.span_sigma}"
+            )
+        if t.a_vt_mv_um is None:
+            if m.num > 1:
+                raise ConfigError(
+                    "[mismatch] needs transistor.a_vt_mv_um (Pelgrom's A_Vt in mV*um) and "
+                    "transistor.a_vt_source (where the value comes from)"
+                )
+            return
+        low, high = A_VT_RANGE_MV_UM
+        check_number("transistor.a_vt_mv_um (mV*um)", t.a_vt_mv_um, low=low, high=high)
+        if not isinstance(t.a_vt_source, str) or not t.a_vt_source.strip():
+            raise ConfigError(
+                "transistor.a_vt_source must say where transistor.a_vt_mv_um comes from"
+            )
+        if len(t.a_vt_source) > MAX_SOURCE_CHARS:
+            raise ConfigError(
+                f"transistor.a_vt_source is longer than {MAX_SOURCE_CHARS} characters"
+            )
+        span = m.span_sigma * self.sigma_vt_v
+        if span > DELVTO_LIMIT_V:
+            raise ConfigError(
+                f"mismatch: span_sigma x sigma_vt = {span:.3g} V, more than the "
+                f"{DELVTO_LIMIT_V:g} V a threshold shift may be; lower span_sigma"
+            )
+
     def _check_sizes(self) -> None:
         """Refuse a LUT or an ngspice run too large to hold, before anything is allocated."""
-        points = self.conductance.num * self.v_in.num * self.v_gate.num
+        points = (
+            len(self.temperature.values_c)
+            * self.mismatch.num
+            * self.conductance.num
+            * self.v_in.num
+            * self.v_gate.num
+        )
         if points > MAX_POINTS:
             raise ConfigError(
-                f"the grid has {points:,} points (conductance.num x v_in.num x v_gate.num), "
+                f"the grid has {points:,} points (temperatures x shifts x conductance.num x "
+                "v_in.num x v_gate.num), "
                 f"more than the limit of {MAX_POINTS:,} ({9 * MAX_POINTS / 1e6:.0f} MB of "
                 "current and status); use fewer points, or split the range into several specs "
                 "(e.g. memristor.r_on_ohm/r_off_ohm or v_gate ranges) and characterize each"
@@ -282,13 +392,45 @@ class SweepSpec:
             return np.geomspace(g_min, g_max, self.conductance.num)
         return np.linspace(g_min, g_max, self.conductance.num)
 
+    @property
+    def temperatures_c(self) -> np.ndarray:
+        """The temperature grid in degC, strictly increasing (call on a validated spec)."""
+        return np.asarray(self.temperature.values_c, dtype=np.float64)
+
+    @property
+    def sigma_vt_v(self) -> float:
+        """The transistor's threshold mismatch sigma in V, Pelgrom's A_Vt / sqrt(W L); 0 when
+        the spec states no ``transistor.a_vt_mv_um``."""
+        a_vt = self.transistor.a_vt_mv_um
+        if a_vt is None:
+            return 0.0
+        # mV*um = 1e-3 V * 1e-6 m; W and L in m
+        return float(a_vt) * 1e-9 / math.sqrt(self.transistor.w_m * self.transistor.l_m)
+
+    @property
+    def delvto_v(self) -> np.ndarray:
+        """The threshold-shift grid in V: ``mismatch.num`` values evenly spaced over
+        +-``span_sigma`` sigmas, exactly antisymmetric (the middle one exactly 0 V)."""
+        num, span = self.mismatch.num, self.mismatch.span_sigma * self.sigma_vt_v
+        grid = np.linspace(-span, span, num)
+        grid = (grid - grid[::-1]) / 2
+        grid[num // 2] = 0.0
+        return grid
+
     def plain(self) -> dict:
         """The spec as plain data (no ``base_dir``, no stored card), for JSON and hashing."""
         data = to_plain(self)
         data.pop("base_dir")
         data.pop("card_text")
-        if data["v_gate"]["offered_v"] is None:  # absent: the plain data (and hash) of old specs
+        # keys at their defaults are left out: the plain data (and hash) of older specs
+        if data["v_gate"]["offered_v"] is None:
             del data["v_gate"]["offered_v"]
+        if data["temperature"] == to_plain(TemperatureGrid()):
+            del data["temperature"]
+        if data["mismatch"] == to_plain(MismatchGrid()):
+            del data["mismatch"]
+        if data["transistor"]["a_vt_mv_um"] is None and not data["transistor"]["a_vt_source"]:
+            del data["transistor"]["a_vt_mv_um"], data["transistor"]["a_vt_source"]
         return data
 
     def sha256(self) -> str:

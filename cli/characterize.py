@@ -15,7 +15,12 @@ from neatxbar.characterize.spec import SweepSpec, load_preset, load_spec
 from neatxbar.cli.errors import NeatCommand, NeatGroup, UserError, user_errors
 from neatxbar.core.jsonout import dumps_strict
 from neatxbar.core.tables import frame, to_text
-from neatxbar.lut.schema import check_attrs_and_grids, open_lut, read_offered
+from neatxbar.lut.schema import (
+    check_attrs_and_grids,
+    open_lut,
+    read_offered,
+    select_temperature,
+)
 
 
 def _load(preset: str | None, spec_file: str | None) -> tuple[SweepSpec, str]:
@@ -95,6 +100,32 @@ def print_region(
     click.echo(region_text(region, v_gate, offered))
 
 
+def regions_text(
+    regions: list[LinearRegion],
+    temperatures_c: list[float],
+    v_gate: list[float],
+    offered: list[float] | None = None,
+) -> str:
+    """The bounds of each temperature (degC) as console tables; one table, as before, when
+    there is one temperature."""
+    if len(regions) == 1:
+        return region_text(regions[0], v_gate, offered)
+    return "\n".join(
+        f"at {t:g} degC (0 V threshold shift): " + region_text(region, v_gate, offered)
+        for t, region in zip(temperatures_c, regions, strict=True)
+    )
+
+
+def regions_json(
+    regions: list[LinearRegion], temperatures_c: list[float], v_gate: list[float]
+) -> list[dict[str, object]]:
+    """The bounds of each temperature as JSON rows: ``temperature_c`` and ``rows``."""
+    return [
+        {"temperature_c": t, "rows": region_rows(region, v_gate)}
+        for t, region in zip(temperatures_c, regions, strict=True)
+    ]
+
+
 @click.group("characterize", cls=NeatGroup, invoke_without_command=True)
 @click.option("--preset", help="A preset of configs/ (quick, paper).")
 @click.option("--spec", "spec_file", type=click.Path(dir_okay=False), help="A sweep spec (TOML).")
@@ -172,7 +203,11 @@ def characterize_command(
         "points_per_second": round(report.points_run / report.seconds) if report.seconds else None,
     }
     if report.region is not None:
-        summary["linear_region"] = region_rows(report.region, spec.v_gate.values().tolist())
+        v_gate = spec.v_gate.values().tolist()
+        summary["linear_region"] = region_rows(report.region, v_gate)
+        summary["linear_region_by_temperature"] = regions_json(
+            report.regions, report.temperatures_c, v_gate
+        )
     if as_json:
         click.echo(dumps_strict(summary, indent=2))
     elif report.up_to_date:
@@ -182,11 +217,19 @@ def characterize_command(
         click.echo(
             f"{path}: {report.points_run} points in {report.seconds:.1f} s ({rate} points/s)"
         )
-        print_region(report.region, spec.v_gate.values().tolist(), spec.v_gate.offered().tolist())
+        click.echo(
+            regions_text(
+                report.regions,
+                report.temperatures_c,
+                spec.v_gate.values().tolist(),
+                spec.v_gate.offered().tolist(),
+            )
+        )
     if not report.complete:
         examples = ", ".join(
-            f"(G {g * 1e6:.2f} uS, V_in {v:.3f} V, V_gate {vg:.2f} V)"
-            for g, v, vg in report.failed_examples
+            f"(G {g * 1e6:.2f} uS, V_in {v:.3f} V, V_gate {vg:.2f} V, delvto {d * 1e3:.2f} mV, "
+            f"{t:g} degC)"
+            for g, v, vg, d, t in report.failed_examples
         )
         click.echo(
             f"error: {report.points_failed} of {report.points_total} points did not converge, "
@@ -235,21 +278,27 @@ def calibrate_command(preset: str | None, spec_file: str | None) -> None:
 def fit_command(lut: str, tolerance: float | None, metric: str | None, as_json: bool) -> None:
     """Compute linear-region bounds (g_max, w_max per V_gate) and write them into LUT.
 
+    A LUT with several temperatures gets bounds at each (at 0 V threshold shift); "rows" of
+    the --json output are those of 27 degC (or the file's first temperature).
+
     A symbolic link LUT is followed (its target is rewritten, the link stays). In --json
     output a cut-off of "none" (crossing_s = inf) is null.
     """
     with user_errors():
-        region, grids = compute_fit(Path(lut), tolerance, metric)
+        regions, grids = compute_fit(Path(lut), tolerance, metric)
         v_gate = grids.v_gate.tolist()
+        temps = grids.temperature_c.tolist()
+        region = regions[select_temperature(grids.temperature_c, None, Path(lut))]
         # everything rendered before the file is touched: a failure changes nothing
         if as_json:
             payload = {
                 "tolerance": region.tolerance,
                 "metric": region.metric,
                 "rows": region_rows(region, v_gate),
+                "by_temperature": regions_json(regions, temps, v_gate),
             }
             text = dumps_strict(payload, indent=2)
         else:
-            text = region_text(region, v_gate, offered_gates(Path(lut)))
-        write_fit(Path(lut), region)
+            text = regions_text(regions, temps, v_gate, offered_gates(Path(lut)))
+        write_fit(Path(lut), regions)
     click.echo(text)

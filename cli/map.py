@@ -72,6 +72,50 @@ def parse_v_gate(text: str | None) -> float | str | None:
     "solver (path = exact, slow). The energy leaves the wires out, and says so.",
 )
 @click.option(
+    "--chips",
+    type=int,
+    metavar="N",
+    help="Also evaluate every setting on N sampled chips (N >= 1; seeds --seed .. --seed+N-1), "
+    "each drawn with the variation below (or the --config's [mapping.variation]): accuracy "
+    "mean, std, worst and best per setting, and every chip in the figure. 'crossbar %' is then "
+    "the nominal chip (no variation).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    help="The first chip's seed (>= 0) [the variation's seed, 0 by default].",
+)
+@click.option(
+    "--temperature",
+    type=float,
+    metavar="C",
+    help="Evaluate at this temperature of the LUT (degC; one of its temperatures) [27 C, else "
+    "the LUT's first].",
+)
+@click.option(
+    "--programming-sigma",
+    type=float,
+    help="Relative sigma of every programmed conductance (e.g. 0.05 = 5 %).",
+)
+@click.option(
+    "--distribution",
+    type=click.Choice(["gaussian", "lognormal"]),
+    help="Distribution of the programming variation [gaussian].",
+)
+@click.option(
+    "--read-noise",
+    type=float,
+    help="Relative sigma of each cell current, drawn at every read.",
+)
+@click.option("--stuck-on", type=float, help="Fraction of cells stuck at G_on.")
+@click.option("--stuck-off", type=float, help="Fraction of cells stuck at G_min.")
+@click.option(
+    "--mismatch",
+    type=float,
+    help="Threshold-voltage mismatch sigma in multiples of the LUT's card sigma_Vt (1.0: the "
+    "card's Pelgrom mismatch).",
+)
+@click.option(
     "--coverage",
     type=float,
     default=0.995,
@@ -113,6 +157,15 @@ def map_command(
     model_name: str | None,
     config: str | None,
     wires: float | None,
+    chips: int | None,
+    seed: int | None,
+    temperature: float | None,
+    programming_sigma: float | None,
+    distribution: str | None,
+    read_noise: float | None,
+    stuck_on: float | None,
+    stuck_off: float | None,
+    mismatch: float | None,
     coverage: float,
     energy_samples: int,
     samples: int | None,
@@ -126,12 +179,22 @@ def map_command(
     crossbar accuracy, the share of each layer's weights in the linear region, the fast path's K and
     the energy per inference against every layer at 1.0 V. With --wires (or [mapping.wires]) the
     crossbars have wire resistance, which the report names with its solver; its energies leave
-    the wires out. Also installed as neat-map.
+    the wires out. With --chips N, also the accuracy over N sampled chips (device variation and
+    transistor mismatch; --programming-sigma, ..., or [mapping.variation]) per setting, at the
+    LUT's --temperature. Also installed as neat-map.
     """
     from neatxbar.core.outputs import OutputFolder
     from neatxbar.mapping import MappingConfig
     from neatxbar.mapping.gates import load_gate_file
-    from neatxbar.studies.neat_map import FILES, deploy, with_wires
+    from neatxbar.studies.neat_map import (
+        FILES,
+        VARIATION_OPTIONS,
+        MonteCarlo,
+        check_temperature,
+        deploy,
+        with_variation,
+        with_wires,
+    )
 
     if vgate is not None and vgate_per_layer is not None:
         raise UserError("give --vgate or --vgate-per-layer, not both")
@@ -143,6 +206,19 @@ def map_command(
             v_gate = load_gate_file(vgate_per_layer)
         mapping = MappingConfig.from_toml(config) if config else MappingConfig()
         mapping = with_wires(mapping, wires, "--wires")
+        mapping = with_variation(
+            mapping,
+            VARIATION_OPTIONS,
+            programming_sigma=programming_sigma,
+            distribution=distribution,
+            read_noise_sigma=read_noise,
+            stuck_on=stuck_on,
+            stuck_off=stuck_off,
+            mismatch=mismatch,
+        )
+        mapping, monte_carlo = MonteCarlo.from_options(mapping, chips, seed, ("--chips", "--seed"))
+        if temperature is not None:
+            check_temperature(temperature, "--temperature")
         report = deploy(
             checkpoint,
             lut,
@@ -155,6 +231,8 @@ def map_command(
             coverage=coverage,
             energy_samples=energy_samples,
             samples=samples,
+            monte_carlo=monte_carlo,
+            temperature_c=temperature,
             out_dir=out,
             progress=progress,
         )

@@ -1,7 +1,10 @@
-"""The HDF5 cell look-up table (schema ``neat-lut/1``) and its interpolation in torch.
+"""The HDF5 cell look-up table (schema ``neat-lut/2``; ``neat-lut/1`` still read) and its
+interpolation in torch.
 
-``CellLUT.load(path)`` reads and checks a file once; the table and the file's metadata (spec,
-transistor, read time, tolerance, provenance) are its properties.
+``CellLUT.load(path, temperature_c=None)`` reads and checks a file once and holds one of its
+temperatures; the table, the threshold-shift axis (``shift_grid``, ``shift_table``,
+``sigma_vt_v``) and the file's metadata (spec, transistor, read time, tolerance, provenance) are
+its properties.
 
 ``neatxbar.lut.schema`` needs only h5py and numpy, so the characterization stage writes files
 without importing torch.
@@ -12,12 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from neatxbar.lut.errors import LUTError
-from neatxbar.lut.schema import SCHEMA, Grids, Provenance, check_complete
+from neatxbar.lut.schema import SCHEMA, SCHEMA_V1, Grids, Provenance, check_complete
 
 if TYPE_CHECKING:
     from neatxbar.lut.interp import CellLUT
 
-__all__ = ["SCHEMA", "CellLUT", "Grids", "LUTError", "Provenance", "check_complete"]
+__all__ = ["SCHEMA", "SCHEMA_V1", "CellLUT", "Grids", "LUTError", "Provenance", "check_complete"]
 
 
 def __getattr__(name: str) -> object:

@@ -1,8 +1,11 @@
-"""``CellLUT``: the cell current I(G, V_in, V_gate) of a ``neat-lut/1`` file, interpolated in torch.
+"""``CellLUT``: the cell current I(G, V_in, V_gate) of a LUT file, interpolated in torch.
 
-Trilinear interpolation by default; ``method="pchip"`` uses a monotone cubic (Fritsch-Carlson)
-along V_in and linear along G and V_gate. Both are differentiable in ``g`` and ``v_in``, broadcast
-their arguments, and run in float32 or float64 on any device.
+A ``CellLUT`` holds one temperature of the file (``CellLUT.load(path, temperature_c=...)``),
+and, where the file has it, the threshold-shift axis (``delvto``, V): ``current(..., shift=)``
+interpolates along it too. Trilinear interpolation by default (quadrilinear with a shift);
+``method="pchip"`` uses a monotone cubic (Fritsch-Carlson) along V_in and linear along the other
+axes. Both are differentiable in ``g`` and ``v_in``, broadcast their arguments, and run in
+float32 or float64 on any device.
 """
 
 from __future__ import annotations
@@ -19,7 +22,15 @@ import torch
 
 from neatxbar.core.checks import check_number
 from neatxbar.lut.errors import LUTError
-from neatxbar.lut.schema import OFFERED_TOLERANCE_V, Provenance, nearest_index, read_lut
+from neatxbar.lut.schema import (
+    NOMINAL_TEMPERATURE_C,
+    OFFERED_TOLERANCE_V,
+    ZERO_SHIFT_TOLERANCE_V,
+    Provenance,
+    nearest_index,
+    read_lut,
+    select_temperature,
+)
 from neatxbar.lut.separable import SeparableCell, fit_separable, interval
 
 METHODS = ("linear", "pchip")
@@ -61,6 +72,7 @@ class _Axis:
 
 
 _AXES = (_Axis("g", "S"), _Axis("v_in", "V"), _Axis("v_gate", "V"))
+_SHIFT_AXIS = _Axis("shift", "V")
 
 #: The table interpolated along V_in, as a function of the (G, V_gate) corner indices.
 _Along = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -75,8 +87,21 @@ class CellLUT:
         The grids: conductance (S), input voltage (V), gate voltage (V), float64 tensors.
     table
         Currents in A, shape ``(n_g, n_v, n_vg)``, float64.
+        At 0 V threshold shift and the selected temperature.
     g_max, w_max
-        Linear-region bounds per V_gate (S; fraction of the weight range), if the file has them.
+        Linear-region bounds per V_gate (S; fraction of the weight range) at the selected
+        temperature, if the file has them.
+    shift_grid
+        The threshold shifts (``delvto``, V), float64, strictly increasing, holding 0 V;
+        ``tensor([0.])`` for a file without the axis.
+    shift_table
+        Currents in A, shape ``(n_d, n_g, n_v, n_vg)``, float64, at the selected temperature
+        (``shift_table[k]`` at ``shift_grid[k]``; the 0 V row is :attr:`table`).
+    sigma_vt_v
+        The transistor's threshold mismatch sigma (V): Pelgrom's A_Vt / sqrt(W L) as the sweep
+        spec stated it; 0.0 when unknown.
+    temperature_c, temperatures_c
+        The selected temperature (degC) and every temperature of the file.
     path
         The file it came from (None if not from a file).
 
@@ -103,6 +128,11 @@ class CellLUT:
         cell_netlist: str = "",
         provenance: Provenance | None = None,
         offered_gates: Sequence[float] | np.ndarray | None = None,
+        shift_grid: Sequence[float] | np.ndarray | None = None,
+        shift_table: np.ndarray | None = None,
+        sigma_vt_v: float = 0.0,
+        temperature_c: float = NOMINAL_TEMPERATURE_C,
+        temperatures_c: Sequence[float] | None = None,
     ) -> None:
         for name, grid in (("conductance", g_grid), ("v_in", v_grid), ("v_gate", vg_grid)):
             grid = np.asarray(grid)
@@ -136,28 +166,89 @@ class CellLUT:
         self._slopes = torch.as_tensor(_pchip_slopes(np.asarray(table), np.asarray(v_grid), 1))
         self._cache: dict[tuple[torch.dtype, torch.device], tuple[torch.Tensor, ...]] = {}
         self._separable: dict[tuple[int, float], SeparableCell] = {}
+        self._set_axes(shift_grid, shift_table, sigma_vt_v, temperature_c, temperatures_c)
+
+    def _set_axes(
+        self,
+        shift_grid: Sequence[float] | np.ndarray | None,
+        shift_table: np.ndarray | None,
+        sigma_vt_v: float,
+        temperature_c: float,
+        temperatures_c: Sequence[float] | None,
+    ) -> None:
+        """Check and keep the threshold-shift axis and the temperatures (see the class)."""
+        where = self.path or "LUT"
+        if (shift_grid is None) != (shift_table is None):
+            raise LUTError(f"{where}: give shift_grid and shift_table together, or neither")
+        self.sigma_vt_v = check_number(
+            "sigma_vt_v (V)", sigma_vt_v, nonnegative=True, high=1.0, error=LUTError
+        )
+        self.temperature_c = check_number("temperature (degC)", temperature_c, error=LUTError)
+        temps = (self.temperature_c,) if temperatures_c is None else tuple(temperatures_c)
+        self.temperatures_c = tuple(
+            check_number("temperatures (degC)", t, error=LUTError) for t in temps
+        )
+        if shift_grid is None:
+            self.shift_grid = torch.zeros(1, dtype=torch.float64)
+            self.shift_table = self.table[None]
+            self._zero_shift = 0
+        else:
+            grid = np.asarray(shift_grid, dtype=np.float64)
+            if (
+                grid.ndim != 1
+                or grid.size == 0
+                or not np.all(np.isfinite(grid))
+                or np.any(np.diff(grid) <= 0)
+                or np.abs(grid).min() > ZERO_SHIFT_TOLERANCE_V
+            ):
+                raise LUTError(
+                    f"{where}: shift_grid must be finite, strictly increasing and hold 0 V"
+                )
+            if np.shape(shift_table) != (grid.size, *self.table.shape):
+                raise LUTError(
+                    f"{where}: shift_table shape {np.shape(shift_table)} does not match the "
+                    f"grids ({(grid.size, *self.table.shape)})"
+                )
+            self.shift_grid = torch.as_tensor(grid, dtype=torch.float64)
+            self.shift_table = torch.as_tensor(shift_table, dtype=torch.float64)
+            self._zero_shift = int(np.argmin(np.abs(grid)))
+            if not torch.equal(self.shift_table[self._zero_shift], self.table):
+                raise LUTError(f"{where}: table must equal shift_table at 0 V shift")
+        self._shift_cache: dict[tuple[torch.dtype, torch.device, bool], tuple] = {}
 
     @classmethod
-    def load(cls, path: Path | str) -> CellLUT:
-        """Load a complete ``neat-lut/1`` file.
+    def load(cls, path: Path | str, temperature_c: float | None = None) -> CellLUT:
+        """Load one temperature of a complete ``neat-lut/2`` (or ``neat-lut/1``) file.
+
+        Parameters
+        ----------
+        path
+            The LUT file.
+        temperature_c
+            The temperature to select (degC), a value of the file's temperature grid; None:
+            27 degC when the file holds it, else its first temperature. A ``neat-lut/1`` file
+            holds 27 degC only.
 
         Raises
         ------
         LUTError
             Missing, damaged, incomplete, of another schema, with out-of-order or non-finite
             grids, wrong types or shapes, negative currents, data stored outside the file:
-            everything :func:`neatxbar.lut.schema.read_lut` checks.
+            everything :func:`neatxbar.lut.schema.read_lut` checks; or ``temperature_c`` not
+            on the file's grid (the message lists its temperatures).
         """
         path = Path(path)
         lut = read_lut(path)
-        region = lut.region
+        grids, region = lut.grids, lut.region
+        t = select_temperature(grids.temperature_c, temperature_c, path)
+        shifts = np.ascontiguousarray(lut.current[t])
         return cls(
-            lut.grids.conductance,
-            lut.grids.v_in,
-            lut.grids.v_gate,
-            lut.current,
-            None if region is None else region.g_max,
-            None if region is None else region.w_max,
+            grids.conductance,
+            grids.v_in,
+            grids.v_gate,
+            shifts[grids.zero_shift],
+            None if region is None else region.g_max[t],
+            None if region is None else region.w_max[t],
             lut.tolerance,
             path,
             lut.transistor,
@@ -166,6 +257,11 @@ class CellLUT:
             cell_netlist=lut.cell_netlist,
             provenance=lut.provenance,
             offered_gates=lut.v_gate_offered,
+            shift_grid=grids.delvto,
+            shift_table=shifts,
+            sigma_vt_v=lut.sigma_vt_v,
+            temperature_c=float(grids.temperature_c[t]),
+            temperatures_c=tuple(float(x) for x in grids.temperature_c),
         )
 
     def _offered_indices(
@@ -285,21 +381,26 @@ class CellLUT:
         hold NaN."""
         grids = (self.g_grid, self.v_grid, self.vg_grid)
         for axis, x, grid in zip(_AXES, (g, v_in, v_gate), grids, strict=True):
-            if x is None or torch.as_tensor(x).numel() == 0:
-                continue
-            x = x.detach() if torch.is_tensor(x) else torch.as_tensor(x, dtype=torch.float64)
-            lo, hi = float(grid[0]), float(grid[-1])
-            # a float32 query of a grid end is rounded: allow a few of its ulps
-            eps = torch.finfo(x.dtype).eps if x.is_floating_point() else 0.0
-            span = max((hi - lo) * 1e-9, 4 * eps * max(abs(lo), abs(hi)))
-            x_min, x_max = float(x.min()), float(x.max())  # NaN if any is NaN
-            if math.isnan(x_min) or math.isnan(x_max):
-                raise LUTError(f"{axis.name} holds NaN; give finite values in {axis.units}")
-            if x_min < lo - span or x_max > hi + span:
-                raise LUTError(
-                    f"{axis.name} outside the LUT's range [{lo:.6g}, {hi:.6g}] {axis.units} "
-                    f"(got {x_min:.6g} to {x_max:.6g}); pass extrapolate='clamp' to clamp"
-                )
+            self._check_axis(axis, x, grid)
+
+    @staticmethod
+    def _check_axis(axis: _Axis, x: torch.Tensor | float | None, grid: torch.Tensor) -> None:
+        """LUTError if ``x`` holds NaN or leaves ``grid`` (a few float ulps of slack)."""
+        if x is None or torch.as_tensor(x).numel() == 0:
+            return
+        x = x.detach() if torch.is_tensor(x) else torch.as_tensor(x, dtype=torch.float64)
+        lo, hi = float(grid[0]), float(grid[-1])
+        # a float32 query of a grid end is rounded: allow a few of its ulps
+        eps = torch.finfo(x.dtype).eps if x.is_floating_point() else 0.0
+        span = max((hi - lo) * 1e-9, 4 * eps * max(abs(lo), abs(hi)))
+        x_min, x_max = float(x.min()), float(x.max())  # NaN if any is NaN
+        if math.isnan(x_min) or math.isnan(x_max):
+            raise LUTError(f"{axis.name} holds NaN; give finite values in {axis.units}")
+        if x_min < lo - span or x_max > hi + span:
+            raise LUTError(
+                f"{axis.name} outside the LUT's range [{lo:.6g}, {hi:.6g}] {axis.units} "
+                f"(got {x_min:.6g} to {x_max:.6g}); pass extrapolate='clamp' to clamp"
+            )
 
     def current(
         self,
@@ -309,6 +410,7 @@ class CellLUT:
         *,
         method: str = "linear",
         extrapolate: str = "raise",
+        shift: torch.Tensor | float | None = None,
     ) -> torch.Tensor:
         """Cell current in A at conductance ``g`` (S), input ``v_in`` (V), gate ``v_gate`` (V).
 
@@ -323,7 +425,13 @@ class CellLUT:
         extrapolate
             ``"raise"`` (default): a query outside the grids is a LUTError; ``"clamp"``: clamp
             each argument to its grid.
+        shift
+            Threshold shift of each cell's transistor in V (broadcast with the others),
+            interpolated linearly along :attr:`shift_grid` (quadrilinear in all); None: 0 V,
+            the :attr:`table` alone.
         """
+        if shift is not None:
+            return self._current_shifted(g, v_in, v_gate, shift, method, extrapolate)
         if method not in METHODS:
             raise LUTError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
         if extrapolate not in EXTRAPOLATE:
@@ -358,6 +466,90 @@ class CellLUT:
             for dm, wm in ((0, 1 - tm), (1, tm)):
                 total = total + wg * wm * along_v(ig + dg, im + dm)
         return total
+
+    def _shift_tensors(
+        self, dtype: torch.dtype, device: torch.device, pchip: bool
+    ) -> tuple[torch.Tensor, ...]:
+        """(shift_grid, shift_table[, its V_in slopes]) in ``dtype`` on ``device``, cached."""
+        key = (dtype, device, pchip)
+        if key not in self._shift_cache:
+            tensors = [self.shift_grid, self.shift_table]
+            if pchip:
+                slopes = _pchip_slopes(self.shift_table.numpy(), self.v_grid.numpy(), 2)
+                tensors.append(torch.as_tensor(slopes))
+            self._shift_cache[key] = tuple(t.to(device=device, dtype=dtype) for t in tensors)
+        return self._shift_cache[key]
+
+    def _current_shifted(
+        self,
+        g: torch.Tensor | float,
+        v_in: torch.Tensor | float,
+        v_gate: torch.Tensor | float,
+        shift: torch.Tensor | float,
+        method: str,
+        extrapolate: str,
+    ) -> torch.Tensor:
+        """:meth:`current` with a threshold shift (V): linear along the shift axis."""
+        if method not in METHODS:
+            raise LUTError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        if extrapolate not in EXTRAPOLATE:
+            raise LUTError(f"extrapolate must be one of {', '.join(EXTRAPOLATE)}")
+        if extrapolate == "raise":
+            self._check_axis(_SHIFT_AXIS, shift, self.shift_grid)
+        if self.shift_grid.numel() == 1:  # no axis: every shift is the 0 V table
+            current = self.current(g, v_in, v_gate, method=method, extrapolate=extrapolate)
+            return current + 0 * torch.as_tensor(shift, dtype=current.dtype, device=current.device)
+        if isinstance(v_gate, int | float):
+            v_gate = check_number("V_gate (V)", v_gate, error=LUTError)
+        if extrapolate == "raise":
+            self.check_range(g, v_in, v_gate)
+        like = next(
+            (t for t in (g, v_in, v_gate, shift) if torch.is_tensor(t) and t.is_floating_point()),
+            None,
+        )
+        dtype = like.dtype if like is not None else torch.float64
+        device = like.device if like is not None else torch.device("cpu")
+        args = torch.broadcast_tensors(
+            *(torch.as_tensor(x, dtype=dtype, device=device) for x in (g, v_in, v_gate, shift))
+        )
+        g_grid, v_grid, vg_grid = self._tensors(dtype, device)[:3]
+        grids = (g_grid, v_grid, vg_grid)
+        d_grid, table, *slopes = self._shift_tensors(dtype, device, method == "pchip")
+        (ig, tg), (iv, tv), (im, tm), (i_d, t_d) = (
+            interval(grid, x) for grid, x in zip((*grids, d_grid), args, strict=True)
+        )
+        if method == "linear":
+
+            def along_v(k: torch.Tensor, i: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+                return (1 - tv) * table[k, i, iv, m] + tv * table[k, i, iv + 1, m]
+        else:
+            along_v = self._pchip_v_shifted(table, slopes[0], v_grid, iv, tv)
+        total = torch.zeros_like(args[0])
+        for dd, wd in ((0, 1 - t_d), (1, t_d)):
+            for dg, wg in ((0, 1 - tg), (1, tg)):
+                for dm, wm in ((0, 1 - tm), (1, tm)):
+                    total = total + wd * wg * wm * along_v(i_d + dd, ig + dg, im + dm)
+        return total
+
+    @staticmethod
+    def _pchip_v_shifted(
+        table: torch.Tensor,
+        slopes: torch.Tensor,
+        v_grid: torch.Tensor,
+        iv: torch.Tensor,
+        tv: torch.Tensor,
+    ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+        h = v_grid[iv + 1] - v_grid[iv]
+        t2, t3 = tv * tv, tv * tv * tv
+        h00, h10 = 2 * t3 - 3 * t2 + 1, t3 - 2 * t2 + tv
+        h01, h11 = -2 * t3 + 3 * t2, t3 - t2
+
+        def value(k: torch.Tensor, ig: torch.Tensor, im: torch.Tensor) -> torch.Tensor:
+            y0, y1 = table[k, ig, iv, im], table[k, ig, iv + 1, im]
+            d0, d1 = slopes[k, ig, iv, im], slopes[k, ig, iv + 1, im]
+            return h00 * y0 + h10 * h * d0 + h01 * y1 + h11 * h * d1
+
+        return value
 
     @staticmethod
     def _linear_v(table: torch.Tensor, iv: torch.Tensor, tv: torch.Tensor) -> _Along:

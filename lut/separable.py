@@ -357,7 +357,28 @@ def fit_separable(
     if not 0 < check_number("budget", budget) < 1:
         raise ConfigError(f"budget must be a fraction in (0, 1), got {budget}")
     v_gate = check_number("V_gate (V)", v_gate, error=LUTError)
-    full_scale = g_grid[-1] * v_grid[-1]
+    rank, degree, error, coef, a, b = _fit_rows(table, v_grid, g_grid[-1] * v_grid[-1], budget)
+    as_tensor = lambda x: torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float64)  # noqa: E731
+    return SeparableCell(
+        v_gate=float(v_gate),
+        rank=rank,
+        degree=degree,
+        error=float(error),
+        g_grid=as_tensor(g_grid),
+        a_table=as_tensor(a),
+        v_grid=as_tensor(v_grid),
+        b_table=as_tensor(b),
+        b_coef=as_tensor(coef),
+    )
+
+
+def _fit_rows(
+    table: np.ndarray, v_grid: np.ndarray, full_scale: float, budget: float
+) -> tuple[int, int | None, float, np.ndarray, np.ndarray, np.ndarray]:
+    """The separable fit of the rows of ``table`` (A, shape ``(rows, n_v)``): the smallest rank,
+    then the smallest degree, within ``budget`` x ``full_scale`` (A) on the grid and at the V_in
+    midpoints. Returns (rank, degree or None, error as a fraction, b_coef, a (rows, K), b (K, n_v)).
+    """
     u, s, vt = np.linalg.svd(table, full_matrices=False)
     truth, v_all = _with_midpoints(table, v_grid)
     v_norm, v_all_norm = v_grid / v_grid[-1], v_all / v_grid[-1]
@@ -384,15 +405,120 @@ def fit_separable(
         exact_b = np.stack([np.interp(v_all, v_grid, row) for row in b])
         choice = (rank, None, np.abs(a @ exact_b - truth).max() / full_scale, np.zeros((rank, 0)))
     rank, degree, error, coef = choice
+    return rank, degree, float(error), coef, u[:, :rank] * s[:rank], vt[:rank]
+
+
+@dataclass(frozen=True)
+class ShiftedSeparableCell(SeparableCell):
+    """I(G, V, delta) ~ sum_k a_k(G, delta) b_k(V) at one gate voltage, with delta the access
+    transistor's threshold shift (ngspice's ``delvto``, V).
+
+    One SVD over the stacked table (delta, G) x V: the b_k (and so :meth:`terms` and the power
+    basis of :meth:`weights`) are shared by every shift, and a_k(G, delta) is interpolated
+    bilinearly on the (delvto, conductance) grid, exactly as the LUT interpolates those axes. The
+    column sum of a chip whose cells have shifts then costs the same products as without them;
+    only the weight side (once per chip) changes.
+
+    Attributes
+    ----------
+    shift_grid
+        The delvto grid (V), strictly increasing, holding 0 V.
+    shift_a_table
+        a_k on the (delvto, conductance) grid, shape ``(n_d, n_g, K)`` (A). ``a_table`` (the
+        parent's) is its slice at delvto = 0, so :meth:`a` without shifts is the unshifted cell.
+    """
+
+    shift_grid: torch.Tensor
+    shift_a_table: torch.Tensor
+
+    def to(self, dtype: torch.dtype, device: torch.device | str) -> ShiftedSeparableCell:
+        """This form with its tensors in ``dtype`` on ``device``."""
+        names = ("g_grid", "a_table", "v_grid", "b_table", "b_coef", "shift_grid", "shift_a_table")
+        move = {name: getattr(self, name).to(dtype=dtype, device=device) for name in names}
+        return ShiftedSeparableCell(self.v_gate, self.rank, self.degree, self.error, **move)
+
+    def a(self, g: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """a_k(G, delta) for conductances ``g`` (S) and threshold shifts ``shift`` (V, same
+        shape, or None for 0 V), shape ``(K, *g.shape)``; both clamped to their grids.
+        Differentiable in ``g``."""
+        if shift is None:
+            return super().a(g)
+        ig, tg = interval(self.g_grid, g)
+        i_d, t_d = interval(self.shift_grid, shift.detach())
+        n_g = self.g_grid.numel()
+        corner = i_d * n_g + ig  # (delta, G) corner below, in the flattened grid
+        del i_d, ig
+        out = []
+        for column in self.shift_a_table.reshape(-1, self.rank).t():  # a_k on the flat grid
+            column = column.contiguous()
+            low = torch.lerp(column.take(corner), column.take(corner + 1), tg)
+            high = torch.lerp(column.take(corner + n_g), column.take(corner + n_g + 1), tg)
+            out.append(low + t_d * (high - low))
+        return torch.stack(out)
+
+
+def fit_separable_shifted(
+    shift_table: np.ndarray,
+    shift_grid: np.ndarray,
+    g_grid: np.ndarray,
+    v_grid: np.ndarray,
+    v_gate: float,
+    budget: float = 1e-3,
+) -> ShiftedSeparableCell:
+    """Fit the separable form of one V_gate slice with a threshold-shift axis.
+
+    The rules are those of :func:`fit_separable` applied to the stacked table: the smallest rank
+    K, then the smallest polynomial degree, whose largest error against the LUT's
+    piecewise-linear table, at every (delvto, G) grid point, on the V_in grid and at its
+    midpoints, stays within ``budget`` x G_ON x V_max. Between (delvto, G) grid points both the
+    LUT and a_k are bilinear, so the error there is bounded by the corners'.
+
+    Parameters
+    ----------
+    shift_table
+        Cell currents (A), shape ``(n_d, n_g, n_v)``.
+    shift_grid
+        The delvto grid (V), strictly increasing, at least 2 points, holding 0 V (within 1e-12 V).
+    g_grid, v_grid
+        The conductance (S) and V_in (V) grids.
+    v_gate
+        The gate voltage of the slice (V).
+    budget
+        Largest error allowed, a fraction of G_ON * V_max (default 0.1 %).
+
+    Raises
+    ------
+    LUTError
+        A shift grid that is not one (too short, not increasing, without 0 V) or a table that
+        does not fit the grids.
+    """
+    if not 0 < check_number("budget", budget) < 1:
+        raise ConfigError(f"budget must be a fraction in (0, 1), got {budget}")
+    v_gate = check_number("V_gate (V)", v_gate, error=LUTError)
+    shift_grid = np.asarray(shift_grid, dtype=np.float64)
+    if shift_grid.ndim != 1 or shift_grid.size < 2 or not np.all(np.diff(shift_grid) > 0):
+        raise LUTError("the delvto grid must be strictly increasing with at least 2 points")
+    zero = int(np.argmin(np.abs(shift_grid)))
+    if abs(shift_grid[zero]) > 1e-12:
+        raise LUTError("the delvto grid must hold 0 V")
+    n_d, n_g, n_v = np.shape(shift_table)
+    if (n_d, n_g, n_v) != (shift_grid.size, np.size(g_grid), np.size(v_grid)):
+        raise LUTError(f"shift table shape {np.shape(shift_table)} does not match the grids")
+    stacked = np.asarray(shift_table, dtype=np.float64).reshape(n_d * n_g, n_v)
+    full_scale = g_grid[-1] * v_grid[-1]
+    rank, degree, error, coef, a, b = _fit_rows(stacked, v_grid, full_scale, budget)
+    shifted = a.reshape(n_d, n_g, rank)
     as_tensor = lambda x: torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float64)  # noqa: E731
-    return SeparableCell(
+    return ShiftedSeparableCell(
         v_gate=float(v_gate),
         rank=rank,
         degree=degree,
         error=float(error),
         g_grid=as_tensor(g_grid),
-        a_table=as_tensor(u[:, :rank] * s[:rank]),
+        a_table=as_tensor(shifted[zero]),
         v_grid=as_tensor(v_grid),
-        b_table=as_tensor(vt[:rank]),
+        b_table=as_tensor(b),
         b_coef=as_tensor(coef),
+        shift_grid=as_tensor(shift_grid),
+        shift_a_table=as_tensor(shifted),
     )

@@ -18,6 +18,12 @@ from neatxbar.spice.params import Wires
 
 PATHS = ("fast", "exact")
 INTERPOLATIONS = ("linear", "pchip")
+DISTRIBUTIONS = ("gaussian", "lognormal")
+
+#: The largest relative sigma (programming variation, read noise) the toolkit accepts.
+SIGMA_MAX = 1.0
+#: The largest mismatch, in multiples of the LUT's card sigma_vt_v.
+MISMATCH_MAX = 10.0
 
 #: The highest gate voltage (V) the toolkit accepts from a user: above any gate a 1T-1R cell of
 #: these technologies is driven at (the LUT's own gate grid decides what is usable).
@@ -110,6 +116,90 @@ def check_tables(
 
 
 @dataclass(frozen=True)
+class Variation:
+    """What makes one chip differ from another, and from the ideal one (``[mapping.variation]``).
+
+    A chip is drawn once per ``seed`` (programming errors, stuck cells, threshold shifts: see
+    :mod:`neatxbar.mapping.variation`); read noise is drawn again at every forward.
+
+    Attributes
+    ----------
+    programming_sigma
+        Relative sigma (fraction, in [0, 1]) of every programmed conductance, G+ and G- each:
+        G' = G (1 + sigma z) (``"gaussian"``) or G exp(sigma z) (``"lognormal"``, median G), z a
+        standard normal, clipped to [G_min, G_on] (S).
+    distribution
+        ``"gaussian"`` or ``"lognormal"``.
+    read_noise_sigma
+        Relative sigma (fraction, in [0, 1]) of every cell current, per read: each column current
+        gets Gaussian noise of std ``read_noise_sigma * sqrt(sum_i I_ij^2)`` (A).
+    stuck_on, stuck_off
+        Fractions of cells (in [0, 1], summing to <= 1) stuck at G_on and at G_min.
+    mismatch
+        Threshold-voltage shift sigma of every access transistor, in multiples of the LUT's card
+        mismatch ``sigma_vt_v`` (1.0 = the card's Pelgrom A_Vt / sqrt(W L)); shifts are clipped to
+        the LUT's delvto grid. In [0, 10].
+    seed
+        The chip (an integer in [0, 2**63)).
+    """
+
+    programming_sigma: float = 0.0
+    distribution: str = "gaussian"
+    read_noise_sigma: float = 0.0
+    stuck_on: float = 0.0
+    stuck_off: float = 0.0
+    mismatch: float = 0.0
+    seed: int = 0
+
+    @property
+    def any(self) -> bool:
+        """True when any effect is on (the seed alone changes nothing)."""
+        return self.per_chip or self.read_noise_sigma > 0
+
+    @property
+    def per_chip(self) -> bool:
+        """True when the chip's own draws matter: programming variation, stuck cells, mismatch."""
+        return self.conductances or self.mismatch > 0
+
+    @property
+    def conductances(self) -> bool:
+        """True when the programmed conductances change: programming variation or stuck cells."""
+        return self.programming_sigma > 0 or self.stuck_on > 0 or self.stuck_off > 0
+
+    def validate(self) -> Variation:
+        """Raise ConfigError naming the first bad field (one line); return self."""
+        check_config_numbers(self, "variation")
+        for name in ("programming_sigma", "read_noise_sigma"):
+            value = getattr(self, name)
+            if not 0 <= value <= SIGMA_MAX:
+                raise ConfigError(
+                    f"variation.{name} must be a relative sigma in [0, {SIGMA_MAX:g}], got {value}"
+                )
+        if self.distribution not in DISTRIBUTIONS:
+            raise ConfigError(
+                f"variation.distribution must be one of {', '.join(DISTRIBUTIONS)}, "
+                f"got {self.distribution!r}"
+            )
+        for name in ("stuck_on", "stuck_off"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ConfigError(f"variation.{name} must be a fraction in [0, 1], got {value}")
+        if self.stuck_on + self.stuck_off > 1:
+            raise ConfigError(
+                f"variation.stuck_on + stuck_off must be <= 1, got "
+                f"{self.stuck_on} + {self.stuck_off}"
+            )
+        if not 0 <= self.mismatch <= MISMATCH_MAX:
+            raise ConfigError(
+                f"variation.mismatch must be in [0, {MISMATCH_MAX:g}] (multiples of the LUT's "
+                f"sigma_vt_v), got {self.mismatch}"
+            )
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"variation.seed must be an integer in [0, 2**63), got {self.seed}")
+        return self
+
+
+@dataclass(frozen=True)
 class MappingConfig:
     """Mapping of a layer onto 1T-1R crossbars.
 
@@ -154,6 +244,9 @@ class MappingConfig:
         ``path = "fast"`` on the wired fast path (:mod:`neatxbar.mapping.wired_fast`, a reduced
         circuit computed once per weights, then matrix products), with ``path = "exact"`` on the
         reference circuit solver (:mod:`neatxbar.mapping.circuit`, every tile and input solved).
+    variation
+        Device variation, faults, read noise and transistor mismatch, a :class:`Variation`
+        (``[mapping.variation]`` in TOML); off by default. Mismatch with wires is not modelled.
     """
 
     rows: int = 64
@@ -169,6 +262,7 @@ class MappingConfig:
     interpolation: str = "linear"
     exact_chunk_elements: int = 1 << 22
     wires: Wires = field(default_factory=Wires)
+    variation: Variation = field(default_factory=Variation)
 
     def validate(self) -> MappingConfig:
         """Raise ConfigError naming the first bad field; return self."""
@@ -202,6 +296,14 @@ class MappingConfig:
                 f"wires must be a neatxbar.spice.params.Wires, got {type(self.wires).__name__}"
             )
         self.wires.validate()
+        if not isinstance(self.variation, Variation):
+            raise ConfigError(
+                "variation must be a neatxbar.mapping.config.Variation, got "
+                f"{type(self.variation).__name__}"
+            )
+        self.variation.validate()
+        if self.variation.mismatch > 0 and self.wires.any:
+            raise ConfigError("mismatch with wires is not modelled (set variation.mismatch = 0)")
         return self
 
     @classmethod

@@ -4,10 +4,11 @@ twin (by default every Linear and Conv2d)."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from torch import nn
 
+from neatxbar.core.checks import check_integer
 from neatxbar.core.errors import NeatError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping.config import MappingConfig
@@ -28,9 +29,11 @@ __all__ = [
     "DEFAULT_CONVERSION_MAP",
     "ConversionMap",
     "TwinFactory",
+    "chips",
     "convert",
     "crossbar_layers",
     "describe",
+    "set_chip",
 ]
 
 #: Layers with weights that have no crossbar twin in the default map: converting a model with one
@@ -125,7 +128,7 @@ def convert(
             f"weight_scales names layers the model does not have: {', '.join(unknown)}"
         )
     twin = copy.deepcopy(model)
-    for name, module in list(crossbar_layers(twin, conversion_map).items()):
+    for index, (name, module) in enumerate(crossbar_layers(twin, conversion_map).items()):
         factory = twin_factory(module, conversion_map)
         try:
             replacement = factory(module, lut, config, gates[name], scales.get(name))
@@ -137,8 +140,44 @@ def convert(
                 f"{type(replacement).__name__}, not an nn.Module"
             )
         replacement.train(module.training)
+        if isinstance(replacement, _CrossbarMapping):
+            replacement.layer_index = index  # in module order: the chip's draws per layer
         _set_submodule(twin, name, replacement)
     return twin
+
+
+def set_chip(model: nn.Module, seed: int) -> None:
+    """Make ``model``'s crossbar twins one chip: every twin draws its programming errors, stuck
+    cells and threshold shifts from ``seed`` (and its layer index) from now on.
+
+    The draws are made at the next forward and kept while the seed and weights stay; the same
+    seed gives the same chip. Without variation in the mapping config the seed changes nothing.
+
+    Raises
+    ------
+    ConfigError
+        A seed that is not an integer in [0, 2**63).
+    """
+    seed = check_integer("seed", seed, low=0, high=2**63 - 1)
+    for module in model.modules():
+        if isinstance(module, _CrossbarMapping):
+            module.chip_seed = seed
+
+
+def chips(model: nn.Module, seeds: Iterable[int]) -> Iterator[int]:
+    """Iterate over chips: before yielding each seed of ``seeds``, make ``model`` that chip
+    (:func:`set_chip`); afterwards every twin is back on the chip it was on.
+
+    Example: ``[evaluate(twin, test_set) for _ in chips(twin, range(seed, seed + n))]``.
+    """
+    before = {m: m.chip_seed for m in model.modules() if isinstance(m, _CrossbarMapping)}
+    try:
+        for seed in seeds:
+            set_chip(model, seed)
+            yield seed
+    finally:
+        for module, seed in before.items():
+            module.chip_seed = seed
 
 
 def _naming_layer(error: NeatError, name: str) -> NeatError:
@@ -159,7 +198,7 @@ def describe(model: nn.Module) -> list[dict[str, object]]:
     rows = []
     for name, module in model.named_modules():
         if isinstance(module, _CrossbarMapping):
-            form = module.form
+            form = module.cell_form  # with mismatch: the form over (delvto, G) x V
             rows.append(
                 {
                     "layer": name,

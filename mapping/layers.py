@@ -13,7 +13,7 @@ both phases cost one set of matrix products when no ADC separates them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -29,6 +29,7 @@ from neatxbar.mapping.crossbar import exact_column_sum, fast_column_sum
 from neatxbar.mapping.errors import MappingError
 from neatxbar.mapping.quantize import quantize_symmetric, quantize_unit
 from neatxbar.mapping.tiling import row_tiles
+from neatxbar.mapping.variation import ChipDraws, apply_chip, draw_chip, shift_grid, shifted_form
 from neatxbar.mapping.wired import wired_sum
 from neatxbar.mapping.wired_fast import WiredTiles, fast_wired_sum, reduce_tiles
 
@@ -59,20 +60,75 @@ class _CrossbarMapping(nn.Module):
         self.w_scale = None if w_scale is None else check_number("w_scale", w_scale, positive=True)
         self.v_gate = check_v_gate("v_gate", config.v_gate if v_gate is None else v_gate)
         lut.gate_index(self.v_gate)  # LUTError when the gate voltage is not on the grid
+        if config.variation.mismatch > 0:
+            shift_grid(lut)  # MappingError when the LUT has no threshold-shift axis
+        #: The layer's index among the model's crossbar layers (set by ``convert``, in module
+        #: order): with the chip seed, it seeds the layer's draws.
+        self.layer_index = 0
+        #: The chip (see :func:`neatxbar.mapping.set_chip`); starts at the config's seed.
+        self.chip_seed = config.variation.seed
         self._forms: dict[tuple[torch.dtype, torch.device, float], SeparableCell] = {}
         self._pair_tables: dict[tuple[torch.dtype, torch.device, float], PairTable] = {}
         self._cached: dict[str, tuple[tuple, torch.Tensor]] = {}
+        self._draws: tuple[tuple, ChipDraws] | None = None
 
     @property
     def form(self) -> SeparableCell:
-        """The fast path's separable form at this layer's V_gate (``rank`` is K)."""
+        """The fast path's separable form at this layer's V_gate (``rank`` is K), without
+        threshold shifts."""
         return self.lut.separable(self.v_gate, self.config.error_budget)
+
+    @property
+    def cell_form(self) -> SeparableCell:
+        """The separable form the fast path computes with: :attr:`form`, or with mismatch the
+        form over (delvto, G) x V (:class:`~neatxbar.lut.separable.ShiftedSeparableCell`)."""
+        if self.config.variation.mismatch > 0:
+            return shifted_form(self.lut, self.v_gate, self.config.error_budget)
+        return self.form
 
     def _form(self, like: torch.Tensor) -> SeparableCell:
         key = (like.dtype, like.device, self.v_gate)
         if key not in self._forms:
-            self._forms[key] = self.form.to(like.dtype, like.device)
+            self._forms[key] = self.cell_form.to(like.dtype, like.device)
         return self._forms[key]
+
+    def chip(self, like: torch.Tensor) -> ChipDraws:
+        """This layer's draws of the current chip (seed :attr:`chip_seed`), in the shape of the
+        weight, in ``like``'s dtype and device; drawn once per chip and cached."""
+        key = (self.chip_seed, self.layer_index, tuple(self.weight.shape), like.dtype, like.device)
+        if self._draws is None or self._draws[0] != key:
+            draws = draw_chip(
+                self.config.variation,
+                self.layer_index,
+                tuple(self.weight.shape),
+                self.lut,
+                seed=self.chip_seed,
+            )
+            self._draws = (key, draws.to(like.dtype, like.device))
+        return self._draws[1]
+
+    def physical_pair(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(G+, G-) in S as the chip holds them: :meth:`conductance_pair` with the chip's
+        programming errors and stuck cells (the programmed pair when those are off)."""
+        gp, gn = self.conductance_pair(weight)
+        variation = self.config.variation
+        if not variation.conductances:
+            return gp, gn
+        draws = self.chip(weight)
+        g_min, g_on = self.g_range
+        programming = draws.programming or (None, None)
+        stuck = draws.stuck or (None, None)
+        return tuple(
+            apply_chip(g, z, s, variation, g_min, g_on)
+            for g, z, s in zip((gp, gn), programming, stuck, strict=True)
+        )
+
+    def threshold_shifts(self, weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """The chip's threshold shifts (V) of the G+ and G- cells' transistors, in the weight's
+        shape, or None without mismatch."""
+        if self.config.variation.mismatch == 0:
+            return None
+        return self.chip(weight).shift
 
     def _pair_table(self, like: torch.Tensor) -> PairTable:
         key = (like.dtype, like.device, self.v_gate)
@@ -128,12 +184,88 @@ class _CrossbarMapping(nn.Module):
             :class:`~neatxbar.lut.separable.PairTable`. True: a_k at G+ and G-, their difference
             and the change of basis (the definition; slower).
         """
-        if reference:
-            form = self._form(self.weight)
-            gp, gn = self.conductance_pair(self.weight)
-            return form.weights(form.a(arrange(gp)) - form.a(arrange(gn)))
+        if reference or self.config.variation.per_chip:
+            w = self._form(self.weight).weights(self._cell_a(arrange, self.weight, -1.0))
+            return w.contiguous()
         q_plus, q_minus = self.programmed_fractions(self.weight)
         return self._pair_table(self.weight)(arrange(q_plus - q_minus))
+
+    def _cell_a(
+        self,
+        arrange: Callable[[torch.Tensor], torch.Tensor],
+        weight: torch.Tensor,
+        sign: float | None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """a_k of the chip's G+ and G- cells (with their threshold shifts), ``arrange``-d:
+        ``a(G+) + sign * a(G-)`` for a number ``sign``, the pair itself for None."""
+        form = self._form(weight)
+        pair = [arrange(g) for g in self.physical_pair(weight)]
+        shifts = self.threshold_shifts(weight)
+        if shifts is None:
+            a = [form.a(g) for g in pair]
+        else:
+            a = [form.a(g, arrange(d)) for g, d in zip(pair, shifts, strict=True)]
+        return (a[0], a[1]) if sign is None else a[0] + sign * a[1]
+
+    def noise_matrices(
+        self, arrange: Callable[[torch.Tensor], torch.Tensor] = lambda t: t
+    ) -> torch.Tensor:
+        """Read noise's weight side (A^2): for every pair p <= q of the fast path's terms,
+        c_pq (w_p w_q (G+) + w_p w_q (G-)) with w = :meth:`SeparableCell.weights` of a single
+        cell's a_k and c_pq = 2 for p < q, 1 for p = q; shape ``(n_pairs, *arrange(w).shape)``.
+
+        With the input side t_p t_q (:meth:`noise_terms`) the products sum to sum_i I_ij^2 over a
+        column's G+ cells plus its G- cells: the variance of its differential current per unit
+        ``read_noise_sigma``^2.
+        """
+        form = self._form(self.weight)
+        plus, minus = (form.weights(a) for a in self._cell_a(arrange, self.weight, None))
+        n = plus.shape[0]
+        return torch.stack(
+            [
+                (1.0 if p == q else 2.0) * (plus[p] * plus[q] + minus[p] * minus[q])
+                for p in range(n)
+                for q in range(p, n)
+            ]
+        )
+
+    def noise_terms(self, u: torch.Tensor) -> list[torch.Tensor]:
+        """The input side of :meth:`noise_matrices`: |t_p(u) t_q(u)| for p <= q (even in u)."""
+        terms = list(self._form(u).terms(u))
+        n = len(terms)
+        return [(terms[p] * terms[q]).abs() for p in range(n) for q in range(p, n)]
+
+    def with_read_noise(self, column_sum: ColumnSum, variance: ColumnSum) -> ColumnSum:
+        """``column_sum`` plus Gaussian read noise of std ``read_noise_sigma * sqrt(variance)``
+        (A) on every differential column current, drawn from torch's global RNG at every call
+        (``torch.manual_seed`` makes it reproducible). ``column_sum`` itself without read
+        noise."""
+        sigma = self.config.variation.read_noise_sigma
+        if sigma == 0:
+            return column_sum
+
+        def noisy(u: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
+            current = column_sum(u, mask, rows)
+            std = variance(u, mask, rows).clamp_min(_TINY).sqrt() * sigma
+            return current + std * torch.randn_like(current)
+
+        return noisy
+
+    def _matmul_variance(self, matrices: Callable[[], torch.Tensor]) -> ColumnSum:
+        """The read-noise variance of a Linear-style column sum (inputs (n, rows)) from the
+        separable form: sum over pairs of (t_p t_q mask) @ M_pq."""
+
+        def variance(u: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
+            m = matrices()
+            out = None
+            for term, matrix in zip(self.noise_terms(u[:, rows]), m, strict=True):
+                if mask is not None:
+                    term = term * mask[:, rows]
+                product = term @ matrix[rows]
+                out = product if out is None else out + product
+            return out
+
+        return variance
 
     def output_scale(self) -> torch.Tensor:
         """Factor from differential current (A) back to the layer's units, per unit x_scale."""
@@ -166,6 +298,8 @@ class _CrossbarMapping(nn.Module):
             weight.device,
             self.v_gate,
             self.w_scale,
+            self.chip_seed if self.config.variation.per_chip else None,
+            self.layer_index,
         )
         cached = self._cached.get(name)
         if cached is None or cached[0] != key:
@@ -198,29 +332,43 @@ class _CrossbarMapping(nn.Module):
                 out = part if out is None else out + part
         return out
 
-    def _exact_sum(self, gp: torch.Tensor, gn: torch.Tensor) -> ColumnSum:
-        """Exact column sums over (rows, out) conductance matrices ``gp`` and ``gn``."""
+    def _exact_sum(self, in_out: Callable[[torch.Tensor], torch.Tensor]) -> ColumnSum:
+        """Exact column sums over the chip's (rows, out) conductance matrices (``in_out``
+        arranges a weight-shaped tensor as (rows, out)), each cell at its own threshold shift,
+        with read noise when it is on (its variance cell by cell too)."""
         cfg = self.config
+        pair = [in_out(g) for g in self.physical_pair(self.weight)]
+        shifts = self.threshold_shifts(self.weight)
+        shifts = (None, None) if shifts is None else tuple(in_out(d) for d in shifts)
 
-        def column_sum(u: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
+        def sums(u: torch.Tensor, mask: torch.Tensor | None, rows: slice, squared: bool) -> list:
             part = u[:, rows]
             weight = torch.sign(part) if mask is None else torch.sign(part) * mask[:, rows]
             volts = part.abs() * self.lut.v_max
-            currents = [
+            return [
                 exact_column_sum(
                     self.lut,
                     g[rows],
                     volts,
-                    weight,
+                    weight.abs() if squared else weight,
                     self.v_gate,
                     method=cfg.interpolation,
                     chunk_elements=cfg.exact_chunk_elements,
+                    shift=None if d is None else d[rows],
+                    squared=squared,
                 )
-                for g in (gp, gn)
+                for g, d in zip(pair, shifts, strict=True)
             ]
-            return currents[0] - currents[1]
 
-        return column_sum
+        def column_sum(u: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
+            plus, minus = sums(u, mask, rows, False)
+            return plus - minus
+
+        def variance(u: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
+            plus, minus = sums(u, mask, rows, True)
+            return plus + minus
+
+        return self.with_read_noise(column_sum, variance)
 
     def _wired(
         self, u: torch.Tensor, in_out: Callable[[torch.Tensor], torch.Tensor]
@@ -232,16 +380,25 @@ class _CrossbarMapping(nn.Module):
         ``path = "exact"``: every tile solved as a circuit (:mod:`~neatxbar.mapping.wired`).
         """
         if self.config.path == "exact":
-            gp, gn = self.conductance_pair(in_out(self.weight))
-            return wired_sum(self.lut, self.config, self.v_gate, gp, gn, u)
+            gp, gn = (in_out(g) for g in self.physical_pair(self.weight))
+            current = wired_sum(self.lut, self.config, self.v_gate, gp, gn, u)
+        else:
 
-        def build() -> WiredTiles:
-            gp, gn = self.conductance_pair(in_out(self.weight))
-            return reduce_tiles(self.lut, self.config, self.v_gate, gp, gn)
+            def build() -> WiredTiles:
+                gp, gn = (in_out(g) for g in self.physical_pair(self.weight))
+                return reduce_tiles(self.lut, self.config, self.v_gate, gp, gn)
 
-        reduced = self.weight_side("wired_tiles", build)
-        n_out = in_out(self.weight).shape[1]
-        return fast_wired_sum(self.lut, self.config, reduced, u, n_out)
+            reduced = self.weight_side("wired_tiles", build)
+            n_out = in_out(self.weight).shape[1]
+            current = fast_wired_sum(self.lut, self.config, reduced, u, n_out)
+        if self.config.variation.read_noise_sigma == 0:
+            return current
+        # read noise with wires: its variance from the cells without IR drop (an approximation)
+        variance = self._matmul_variance(
+            lambda: self.weight_side("noise_wired", lambda: self.noise_matrices(in_out))
+        )
+        noisy = self.with_read_noise(lambda *_: current, variance)
+        return noisy(u, None, slice(None))
 
     def linear_in_inputs(self) -> bool:
         """True when the fast path is linear in the inputs (one term, degree 1, no DAC or ADC):
@@ -250,11 +407,12 @@ class _CrossbarMapping(nn.Module):
         c = self.config
         return (
             c.path == "fast"
+            and c.variation.read_noise_sigma == 0
             and c.dac_bits is None
             and c.adc_bits is None
             and not c.wires.any
-            and self.form.degree == 1
-            and self.form.n_terms == 1
+            and self.cell_form.degree == 1
+            and self.cell_form.n_terms == 1
         )
 
     @staticmethod
@@ -295,9 +453,16 @@ class CrossbarLinear(_CrossbarMapping):
 
     def _fast_sum(self) -> ColumnSum:
         form, w = self._form(self.weight), self._fast_weights()
-        return lambda u, mask, rows: fast_column_sum(
-            form, w[:, rows], u[:, rows], None if mask is None else mask[:, rows]
+
+        def column_sum(u: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
+            return fast_column_sum(
+                form, w[:, rows], u[:, rows], None if mask is None else mask[:, rows]
+            )
+
+        variance = self._matmul_variance(
+            lambda: self.weight_side("noise_matrices", lambda: self.noise_matrices(torch.t))
         )
+        return self.with_read_noise(column_sum, variance)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
@@ -309,11 +474,7 @@ class CrossbarLinear(_CrossbarMapping):
         if self.config.wires.any:
             current = self._wired(u, torch.t)
             return self.finish(current, scale, self.bias).reshape(*shape[:-1], self.out_features)
-        if self.config.path == "fast":
-            column_sum = self._fast_sum()
-        else:
-            gp, gn = self.conductance_pair(self.weight)
-            column_sum = self._exact_sum(gp.t(), gn.t())
+        column_sum = self._fast_sum() if self.config.path == "fast" else self._exact_sum(torch.t)
         tiles = [(t, t.stop - t.start) for t in row_tiles(self.in_features, self.config.rows)]
         y = self.finish(self.combine(column_sum, u, tiles), scale, self.bias)
         return y.reshape(*shape[:-1], self.out_features)
@@ -364,9 +525,14 @@ class CrossbarConv2d(_CrossbarMapping):
     def _fast(self, u: torch.Tensor) -> torch.Tensor:
         form, w = self._form(self.weight), self._fast_weights()
 
-        def column_sum(uu: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
+        def convolve(
+            terms: Iterable[torch.Tensor],
+            kernels: torch.Tensor,
+            rows: slice,
+            mask: torch.Tensor | None,
+        ) -> torch.Tensor:
             out = None
-            for term, kernel in zip(form.terms(uu[:, rows]), w, strict=True):
+            for term, kernel in zip(terms, kernels, strict=True):
                 if mask is not None:
                     term = term * mask[:, rows]
                 product = self._conv(term, kernel[:, rows])
@@ -378,10 +544,17 @@ class CrossbarConv2d(_CrossbarMapping):
                     out.add_(product)
             return out
 
+        def column_sum(uu: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
+            return convolve(form.terms(uu[:, rows]), w, rows, mask)
+
+        def variance(uu: torch.Tensor, mask: torch.Tensor | None, rows: slice) -> torch.Tensor:
+            m = self.weight_side("noise_matrices", self.noise_matrices)
+            return convolve(self.noise_terms(uu[:, rows]), m, rows, mask)
+
         kh, kw = self.kernel_size
         per_tile = max(1, self.config.rows // (kh * kw))
         tiles = [(t, (t.stop - t.start) * kh * kw) for t in row_tiles(self.in_channels, per_tile)]
-        return self.combine(column_sum, u, tiles)
+        return self.combine(self.with_read_noise(column_sum, variance), u, tiles)
 
     def _exact(self, u: torch.Tensor) -> torch.Tensor:
         """The exact (or, with wires, the circuit) path: unfold, then the Linear sum at every
@@ -393,10 +566,7 @@ class CrossbarConv2d(_CrossbarMapping):
         if self.config.wires.any:
             out = self._wired(flat, lambda w: w.reshape(self.out_channels, -1).t())
         else:
-            gp, gn = self.conductance_pair(self.weight)
-            column_sum = self._exact_sum(
-                gp.reshape(self.out_channels, -1).t(), gn.reshape(self.out_channels, -1).t()
-            )
+            column_sum = self._exact_sum(lambda w: w.reshape(self.out_channels, -1).t())
             tiles = [
                 (t, t.stop - t.start) for t in row_tiles(rows_total, self.config.rows, kh * kw)
             ]

@@ -15,6 +15,22 @@ _MODEL_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 #: Physical range of a transistor's width and length (m).
 SIZE_RANGE_M = (1e-9, 1e-3)
+#: The largest threshold shift (ngspice instance parameter ``delvto``) a cell may get (V).
+DELVTO_LIMIT_V = 1.0
+#: Simulation temperatures a netlist may ask for (degC): the range where BSIM4's temperature
+#: model is used in practice (military range with margin), not beyond.
+TEMPERATURE_RANGE_C = (-100.0, 250.0)
+
+
+def check_delvto(name: str, value: object) -> float:
+    """A threshold shift ``delvto`` in V: finite, at most :data:`DELVTO_LIMIT_V` in magnitude."""
+    return check_number(name, value, low=-DELVTO_LIMIT_V, high=DELVTO_LIMIT_V)
+
+
+def check_temperature(name: str, value: object) -> float:
+    """A simulation temperature in degC, finite, within :data:`TEMPERATURE_RANGE_C`."""
+    low, high = TEMPERATURE_RANGE_C
+    return check_number(name, value, low=low, high=high)
 
 
 def available_models() -> tuple[str, ...]:

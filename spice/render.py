@@ -15,8 +15,10 @@ from neatxbar.core.errors import ConfigError
 from neatxbar.spice.params import (
     Transistor,
     Wires,
+    check_delvto,
     check_number,
     check_options,
+    check_temperature,
     read_card_file,
 )
 from neatxbar.spice.templates import (
@@ -49,9 +51,31 @@ def _resistance_ohm(name: str, g_siemens: float) -> float:
     return 1.0 / check_number(name, g_siemens, positive=True)
 
 
+def _instance(cell_id: str, delvto: float, transistor: Transistor | None) -> SpiceText:
+    """The MOSFET's extra instance parameters: `` delvto=<V>`` for a non-zero threshold shift,
+    nothing otherwise (so netlists without shifts stay as they were)."""
+    delvto = check_delvto(f"delvto of cell {cell_id} (V)", delvto)
+    if delvto == 0:
+        return SpiceText("")
+    if transistor is None:
+        raise ConfigError(
+            f"cell {cell_id}: a threshold shift (delvto) needs a transistor; got {delvto!r} V"
+        )
+    return fill(" delvto=${delvto}", {"delvto": delvto})
+
+
 def _cell(
-    cell_id: str, row: str, col: str, gate: str, g_siemens: float, transistor: Transistor | None
+    cell_id: str,
+    row: str,
+    col: str,
+    gate: str,
+    g_siemens: float,
+    transistor: Transistor | None,
+    delvto: float = 0.0,
 ) -> SpiceText:
+    """One cell's lines; ``delvto`` (V) shifts its transistor's threshold (ngspice's instance
+    parameter, added to the model's vth0)."""
+    instance = _instance(cell_id, delvto, transistor)
     values: dict[str, object] = {
         "id": cell_id,
         "row": row,
@@ -61,7 +85,12 @@ def _cell(
     }
     if transistor is None:
         return fill_fragment("cell_short", values)
-    values |= {"model": transistor.model, "w_m": transistor.w_m, "l_m": transistor.l_m}
+    values |= {
+        "model": transistor.model,
+        "w_m": transistor.w_m,
+        "l_m": transistor.l_m,
+        "instance": instance,
+    }
     return fill_fragment("cell_transistor", values)
 
 
@@ -83,8 +112,12 @@ def _card(transistor: Transistor | None) -> SpiceText:
     return join_lines([card, *overrides]) if overrides else card
 
 
-def _options(options: dict[str, float] | None) -> SpiceText:
+def _options(options: dict[str, float] | None, temperature_c: float | None = None) -> SpiceText:
+    """The ``.options`` line: the checked ngspice options, and ``temp=<degC>`` when a
+    temperature is given (None: ngspice's default, 27 degC); empty when there is neither."""
     checked = check_options(options)
+    if temperature_c is not None:
+        checked["temp"] = check_temperature("temperature (degC)", temperature_c)
     if not checked:
         return SpiceText("")
     pairs = [fill("${n}=${v}", {"n": name, "v": value}) for name, value in checked.items()]
@@ -97,6 +130,9 @@ def render_cell(
     v_gate: float,
     transistor: Transistor | None,
     options: dict[str, float] | None = None,
+    *,
+    delvto: float = 0.0,
+    temperature_c: float | None = None,
 ) -> Netlist:
     """One 1T-1R cell at one operating point.
 
@@ -112,6 +148,10 @@ def render_cell(
         The access transistor, or None for an ideal 0-ohm short in its place.
     options
         ngspice options (names in :data:`neatxbar.spice.params.SPICE_OPTIONS`).
+    delvto
+        Threshold shift of the transistor in V (ngspice's ``delvto``); 0 writes none.
+    temperature_c
+        Simulation temperature in degC (``.options temp=``); None: ngspice's default, 27 degC.
 
     Returns
     -------
@@ -124,8 +164,8 @@ def render_cell(
             "model_card": _card(transistor),
             "v_in": check_number("v_in (V)", v_in),
             "v_gate": check_number("v_gate (V)", v_gate),
-            "cell": _cell("0", "in", "col", "gate", g_siemens, transistor),
-            "options": _options(options),
+            "cell": _cell("0", "in", "col", "gate", g_siemens, transistor, delvto),
+            "options": _options(options, temperature_c),
             "analysis": fill_fragment("op", {}),
         },
     )
@@ -169,6 +209,9 @@ def render_cell_sweep(
     v_gate: Sequence[float] | np.ndarray,
     transistor: Transistor | None,
     options: dict[str, float] | None = None,
+    *,
+    delvto: Sequence[float] | np.ndarray | None = None,
+    temperature_c: float | None = None,
 ) -> Netlist:
     """Many independent cells swept over every (V_in, V_gate) pair in one nested ``.dc``.
 
@@ -182,6 +225,11 @@ def render_cell_sweep(
         The access transistor, or None for ideal shorts.
     options
         ngspice options (names in :data:`neatxbar.spice.params.SPICE_OPTIONS`).
+    delvto
+        One threshold shift in V per cell (ngspice's ``delvto``), or None for none. Cells are
+        independent, so cells of different shifts share the sweep.
+    temperature_c
+        Simulation temperature in degC; None: ngspice's default, 27 degC.
 
     Returns
     -------
@@ -192,9 +240,10 @@ def render_cell_sweep(
     conductances = np.atleast_1d(np.asarray(g_siemens, dtype=float))
     if conductances.ndim != 1 or conductances.size == 0:
         raise ConfigError("g_siemens must be a non-empty 1-D sequence of conductances (S)")
+    shifts = _per_cell(delvto, conductances.shape, "delvto")
     cells = []
     for k, g in enumerate(conductances):
-        block = _cell(str(k), "in", f"c{k}", "gate", g, transistor)
+        block = _cell(str(k), "in", f"c{k}", "gate", g, transistor, shifts[k])
         ammeter = fill_fragment("voltage_source", {"name": f"vam{k}", "plus": f"c{k}", "volts": 0})
         cells += [block, ammeter]
     vin = _sweep_bounds("v_in (V)", v_in)
@@ -205,7 +254,7 @@ def render_cell_sweep(
             "n_cells": conductances.size,
             "model_card": _card(transistor),
             "cells": join_lines(cells),
-            "options": _options(options),
+            "options": _options(options, temperature_c),
             "v_in_start": vin["start"],
             "v_in_stop": vin["stop"],
             "v_in_step": vin["step"],
@@ -215,6 +264,20 @@ def render_cell_sweep(
         },
     )
     return Netlist(text=text, probes=tuple(f"vam{k}" for k in range(conductances.size)))
+
+
+def _per_cell(
+    delvto: Sequence[float] | np.ndarray | None, shape: tuple[int, ...], name: str
+) -> np.ndarray:
+    """Threshold shifts (V) of ``shape`` cells; zeros for None (values checked per cell)."""
+    if delvto is None:
+        return np.zeros(shape)
+    shifts = np.asarray(delvto, dtype=float)
+    if shifts.shape != shape:
+        raise ConfigError(
+            f"{name} must have shape {shape}, one threshold shift (V) per cell; got {shifts.shape}"
+        )
+    return shifts
 
 
 def _row_node(i: int, j: int, wires: Wires) -> str:
@@ -269,12 +332,21 @@ def _crossbar_values(
     transistor: Transistor | None,
     wires: Wires,
     options: dict[str, float] | None,
+    delvto: np.ndarray | None = None,
+    temperature_c: float | None = None,
 ) -> dict[str, object]:
     """Everything of a crossbar netlist but its row drivers and analysis."""
     rows, cols = g.shape
+    shifts = _per_cell(delvto, g.shape, "delvto")
     cells = [
         _cell(
-            f"{i}_{j}", _row_node(i, j, wires), _col_node(i, j, wires), "gate", g[i, j], transistor
+            f"{i}_{j}",
+            _row_node(i, j, wires),
+            _col_node(i, j, wires),
+            "gate",
+            g[i, j],
+            transistor,
+            shifts[i, j],
         )
         for i in range(rows)
         for j in range(cols)
@@ -298,7 +370,7 @@ def _crossbar_values(
         "wires": join_lines(_crossbar_wires(rows, cols, wires)),
         "cells": join_lines(cells),
         "column_ammeters": join_lines(ammeters),
-        "options": _options(options),
+        "options": _options(options, temperature_c),
     }
 
 
@@ -309,6 +381,9 @@ def render_crossbar(
     transistor: Transistor | None,
     wires: Wires | None = None,
     options: dict[str, float] | None = None,
+    *,
+    delvto: np.ndarray | None = None,
+    temperature_c: float | None = None,
 ) -> Netlist:
     """An R x C crossbar at one operating point.
 
@@ -324,6 +399,11 @@ def render_crossbar(
         The access transistor, or None for ideal shorts (a resistive crossbar).
     wires
         Wire resistances; None means ideal wires.
+    delvto
+        Threshold shift of each cell's transistor in V, shape ``(rows, cols)`` (ngspice's
+        ``delvto``); None: no shifts (the netlist is then as without the argument).
+    temperature_c
+        Simulation temperature in degC (``.options temp=``); None: ngspice's default, 27 degC.
 
     Returns
     -------
@@ -348,7 +428,7 @@ def render_crossbar(
         )
         for i in range(rows)
     ]
-    values = _crossbar_values(g, v_gate, transistor, wires, options)
+    values = _crossbar_values(g, v_gate, transistor, wires, options, delvto, temperature_c)
     values |= {"row_drivers": join_lines(drivers), "analysis": fill_fragment("op", {})}
     text = fill(read_template("crossbar.cir"), values)
     return Netlist(text=text, probes=tuple(f"vc{j}" for j in range(cols)))
@@ -383,6 +463,9 @@ def render_crossbar_batch(
     transistor: Transistor | None,
     wires: Wires | None = None,
     options: dict[str, float] | None = None,
+    *,
+    delvto: np.ndarray | None = None,
+    temperature_c: float | None = None,
 ) -> Netlist:
     """An R x C crossbar solved for many input vectors in one DC sweep.
 
@@ -407,6 +490,9 @@ def render_crossbar_batch(
         Wire resistances; None means ideal wires.
     options
         ngspice options (names in :data:`neatxbar.spice.params.SPICE_OPTIONS`).
+    delvto, temperature_c
+        Per-cell threshold shifts (V, shape ``(rows, cols)``) and the temperature (degC), as
+        for :func:`render_crossbar`.
 
     Returns
     -------
@@ -439,7 +525,7 @@ def render_crossbar_batch(
         )
         for i in range(rows)
     ]
-    values = _crossbar_values(g, v_gate, transistor, wires, options)
+    values = _crossbar_values(g, v_gate, transistor, wires, options, delvto, temperature_c)
     values |= {
         "n_vectors": n_vectors,
         "row_drivers": join_lines(drivers),

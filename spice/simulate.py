@@ -23,12 +23,18 @@ def cell_current(
     v_gate: float,
     transistor: Transistor | None,
     options: dict[str, float] | None = None,
+    *,
+    delvto: float = 0.0,
+    temperature_c: float | None = None,
 ) -> float:
     """Current (A) of one 1T-1R cell from its input line into the 0 V column.
 
-    See :func:`neatxbar.spice.render.render_cell` for the parameters.
+    See :func:`neatxbar.spice.render.render_cell` for the parameters (``delvto`` in V,
+    ``temperature_c`` in degC).
     """
-    netlist = render_cell(g_siemens, v_in, v_gate, transistor, options)
+    netlist = render_cell(
+        g_siemens, v_in, v_gate, transistor, options, delvto=delvto, temperature_c=temperature_c
+    )
     return float(session().run(netlist).currents(netlist)[0, 0])
 
 
@@ -38,6 +44,9 @@ def sweep_cells(
     v_gate: Sequence[float] | np.ndarray,
     transistor: Transistor | None,
     options: dict[str, float] | None = None,
+    *,
+    delvto: Sequence[float] | np.ndarray | None = None,
+    temperature_c: float | None = None,
 ) -> np.ndarray:
     """Currents (A) of independent cells over a (V_in, V_gate) grid, in one ngspice run.
 
@@ -51,13 +60,19 @@ def sweep_cells(
         The access transistor, or None for ideal shorts.
     options
         ngspice options (names in :data:`neatxbar.spice.params.SPICE_OPTIONS`).
+    delvto
+        One threshold shift in V per cell (ngspice's ``delvto``), or None for none.
+    temperature_c
+        Simulation temperature in degC; None: ngspice's default, 27 degC.
 
     Returns
     -------
     numpy.ndarray
         Shape ``(len(g_siemens), len(v_in), len(v_gate))``, in A.
     """
-    netlist = render_cell_sweep(g_siemens, v_in, v_gate, transistor, options)
+    netlist = render_cell_sweep(
+        g_siemens, v_in, v_gate, transistor, options, delvto=delvto, temperature_c=temperature_c
+    )
     result = session().run(netlist)
     n_vin, n_vg = np.size(v_in), np.size(v_gate)
     currents = result.currents(netlist)
@@ -81,12 +96,25 @@ def crossbar_column_currents(
     transistor: Transistor | None,
     wires: Wires | None = None,
     options: dict[str, float] | None = None,
+    *,
+    delvto: np.ndarray | None = None,
+    temperature_c: float | None = None,
 ) -> np.ndarray:
     """Column currents (A) of an R x C crossbar at one operating point, shape ``(cols,)``.
 
-    See :func:`neatxbar.spice.render.render_crossbar` for the parameters.
+    See :func:`neatxbar.spice.render.render_crossbar` for the parameters (``delvto``: per-cell
+    threshold shifts in V, shape ``(rows, cols)``; ``temperature_c`` in degC).
     """
-    netlist = render_crossbar(g_siemens, v_in, v_gate, transistor, wires, options)
+    netlist = render_crossbar(
+        g_siemens,
+        v_in,
+        v_gate,
+        transistor,
+        wires,
+        options,
+        delvto=delvto,
+        temperature_c=temperature_c,
+    )
     return session().run(netlist).currents(netlist)[:, 0]
 
 
@@ -97,6 +125,9 @@ def crossbar_column_currents_batch(
     transistor: Transistor | None,
     wires: Wires | None = None,
     options: dict[str, float] | None = None,
+    *,
+    delvto: np.ndarray | None = None,
+    temperature_c: float | None = None,
 ) -> np.ndarray:
     """Column currents (A) of an R x C crossbar for many input vectors, in one ngspice run.
 
@@ -118,13 +149,26 @@ def crossbar_column_currents_batch(
         Row voltages in V, shape ``(n_vectors, rows)``.
     v_gate, transistor, wires, options
         As for :func:`crossbar_column_currents`.
+    delvto
+        Threshold shift of each cell's transistor in V, shape ``(rows, cols)``; None: none.
+    temperature_c
+        Simulation temperature in degC; None: ngspice's default, 27 degC.
 
     Returns
     -------
     numpy.ndarray
         Shape ``(n_vectors, cols)``, in A; row k holds the column currents for ``v_in[k]``.
     """
-    netlist = render_crossbar_batch(g_siemens, v_in, v_gate, transistor, wires, options)
+    netlist = render_crossbar_batch(
+        g_siemens,
+        v_in,
+        v_gate,
+        transistor,
+        wires,
+        options,
+        delvto=delvto,
+        temperature_c=temperature_c,
+    )
     result = session().run(netlist)
     n_vectors = np.shape(v_in)[0]
     currents = result.currents(netlist)

@@ -8,7 +8,9 @@ the cell is linear within the LUT's tolerance.
 
 - homogeneous: one V_gate for every layer; heterogeneous: a V_gate per layer (its own bound);
 - hardware in the loop (beyond the paper): the forward pass runs through the LUT emulation (fast
-  path), so the loss sees the real non-linearity; combinable with clipping.
+  path), so the loss sees the real non-linearity; combinable with clipping. With device variation
+  in the mapping (``MappingConfig.variation``) it is noise-aware training: a new chip at every
+  step (``chip_per_step``), read noise at every forward.
 """
 
 from __future__ import annotations
@@ -43,6 +45,12 @@ class NeatConfig:
         Clip the weights into the linear region (the method); off only with hardware in the loop.
     hardware_in_the_loop
         Train through the LUT emulation (fast path) instead of the ideal model.
+    chip_per_step
+        Noise-aware training, with hardware in the loop and a mapping with per-chip variation
+        (``MappingConfig.variation``: programming variation, stuck cells, mismatch): a new chip at
+        every optimizer step (:attr:`TrainConfig.chip_per_step`). False: every step on the
+        mapping's own chip (its ``variation.seed``). Read noise, when configured, is drawn at
+        every forward either way. No effect without hardware in the loop or without variation.
     """
 
     iterations: int = 30
@@ -51,6 +59,7 @@ class NeatConfig:
     batch_size: int = 64
     clip: bool = True
     hardware_in_the_loop: bool = False
+    chip_per_step: bool = True
     seed: int = 0
     device: str = "auto"
 
@@ -161,6 +170,7 @@ def neat_train(
             schedule="none",
             seed=config.seed + iteration,
             device=config.device,
+            chip_per_step=config.chip_per_step and config.hardware_in_the_loop,
         )
         train(
             subject,

@@ -8,9 +8,10 @@ nccl on CUDA) and each process trains on its shard.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -21,6 +22,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from neatxbar.core.config import ConfigError
 from neatxbar.core.progress import ProgressBar, progress_bar
 from neatxbar.mapping.config import check_config_numbers
+from neatxbar.mapping.convert import set_chip
+from neatxbar.mapping.layers import _CrossbarMapping
+from neatxbar.mapping.variation import training_chip_seed
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("none", "cosine", "step")
@@ -44,6 +48,14 @@ class TrainConfig:
         ``"auto"`` (cuda when present), ``"cpu"`` or ``"cuda"``.
     max_steps
         Stop after this many optimizer steps (None: all epochs); for smoke tests.
+    chip_per_step
+        Noise-aware training: when the model holds crossbar twins whose mapping has per-chip
+        variation (programming variation, stuck cells or mismatch: ``MappingConfig.variation``),
+        draw a new chip before every optimizer step (seed
+        :func:`~neatxbar.mapping.variation.training_chip_seed` of (``seed``, step)), so the network
+        learns weights that work on any chip; every twin is back on its own chip afterwards. No
+        effect on a model without such twins. Read noise needs no option: it is drawn at every
+        forward whenever it is configured.
     """
 
     epochs: int = 20
@@ -56,6 +68,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     max_steps: int | None = None
+    chip_per_step: bool = False
 
     def validate(self) -> TrainConfig:
         """Raise ConfigError naming the first bad field (NaN and infinities included); return
@@ -219,32 +232,56 @@ def train(
         total=steps_total, desc=description, disable=not (progress and rank0), unit="step"
     )
     loss_fn = nn.CrossEntropyLoss()
-    for epoch in range(config.epochs):
-        if isinstance(data.sampler, DistributedSampler):
-            data.sampler.set_epoch(epoch)
-        if hasattr(train_set, "set_epoch"):
-            train_set.set_epoch(epoch)
-        net.train()
-        losses = []
-        for x, y in data:
+    with _chips_restored(model if config.chip_per_step else None) as chip_layers:
+        for epoch in range(config.epochs):
+            if isinstance(data.sampler, DistributedSampler):
+                data.sampler.set_epoch(epoch)
+            if hasattr(train_set, "set_epoch"):
+                train_set.set_epoch(epoch)
+            net.train()
+            losses = []
+            for x, y in data:
+                if history.steps >= steps_total:
+                    break
+                if chip_layers:
+                    set_chip(model, training_chip_seed(config.seed, history.steps))
+                optimizer.zero_grad(set_to_none=True)
+                loss = loss_fn(net(x.to(device)), y.to(device))
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                if after_step is not None:
+                    after_step(model)
+                history.steps += 1
+                losses.append(loss.detach().item())
+                bar.update(1)
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            history.loss.append(sum(losses) / max(len(losses), 1))
+            if test_set is not None and rank0:
+                history.accuracy.append(evaluate(model, test_set, device=device))
+                bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.3f}")
             if history.steps >= steps_total:
                 break
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(net(x.to(device)), y.to(device))
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            if after_step is not None:
-                after_step(model)
-            history.steps += 1
-            losses.append(loss.detach().item())
-            bar.update(1)
-            bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        history.loss.append(sum(losses) / max(len(losses), 1))
-        if test_set is not None and rank0:
-            history.accuracy.append(evaluate(model, test_set, device=device))
-            bar.set_postfix(loss=f"{history.loss[-1]:.3f}", acc=f"{history.accuracy[-1]:.3f}")
-        if history.steps >= steps_total:
-            break
     bar.close()
     return history
+
+
+@contextlib.contextmanager
+def _chips_restored(model: nn.Module | None) -> Iterator[list[_CrossbarMapping]]:
+    """The crossbar twins of ``model`` whose mapping draws a chip (per-chip variation; none for
+    None), each put back on its own chip when the block ends."""
+    layers = (
+        []
+        if model is None
+        else [
+            m
+            for m in model.modules()
+            if isinstance(m, _CrossbarMapping) and m.config.variation.per_chip
+        ]
+    )
+    before = [layer.chip_seed for layer in layers]
+    try:
+        yield layers
+    finally:
+        for layer, seed in zip(layers, before, strict=True):
+            layer.chip_seed = seed

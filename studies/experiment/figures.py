@@ -8,15 +8,24 @@
 - ``neat_iterations.png``: per NEAT (or emulation-training) iteration, the trained model's
   accuracy and each layer's share of weights inside the linear region.
 - ``gates_per_layer.png``: the gate voltage per layer of the data-free and data-driven choices.
+- ``variability.png`` (with the variability section): per gate voltage, each model's accuracy on
+  every sampled chip at each temperature, the mean +- one standard deviation over the chips, the
+  worst chip and the nominal chip.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from neatxbar.core.files import new_figure, save_png
-from neatxbar.studies.experiment.results import ExperimentResult, Setting
+from neatxbar.studies.experiment.results import ChipAccuracy, ExperimentResult, Setting
+from neatxbar.studies.experiment.settings import VARIABILITY_FIGURE
+from neatxbar.studies.experiment.tables import VARIABILITY_MODELS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 XLABEL = "gate voltage of every layer, $V_\\mathrm{gate}$ (V)"
 
@@ -39,6 +48,8 @@ def draw_figures(result: ExperimentResult, path: Callable[[str], Path]) -> None:
     energy_figure(result, path("energy_vs_vgate.png"))
     iterations_figure(result, path("neat_iterations.png"))
     gates_figure(result, path("gates_per_layer.png"))
+    if result.variability is not None:
+        variability_figure(result, path(VARIABILITY_FIGURE))
 
 
 def _points(v_gates: list[float], settings: list[Setting], attr: str) -> list[tuple[float, float]]:
@@ -147,4 +158,67 @@ def gates_figure(result: ExperimentResult, path: Path) -> None:
     ax.set_xlabel("crossbar layer (input first)")
     ax.set_ylabel("$V_\\mathrm{gate}$ (V)")
     ax.grid(alpha=0.3, axis="y")
+    save_png(fig, path)
+
+
+#: Short names of the variability section's models on the figure's axis.
+_SHORT = {"naive": "naive", "neat": "NEAT", "noise_aware": "noise-aware"}
+
+
+def _chip_group(ax: Axes, rows: list[ChipAccuracy], x: float, width: float, color: str) -> None:
+    """One model at one temperature at ``x``: every chip as a point, the mean +- std, the worst
+    chip and the nominal chip."""
+    for row in rows:
+        n = len(row.accuracies)
+        xs = [x + width * ((i + 0.5) / n - 0.5) for i in range(n)]
+        ax.scatter(xs, [100 * a for a in row.accuracies], s=9, alpha=0.45, color=color, zorder=2)
+        ax.errorbar(
+            [x],
+            [100 * row.mean],
+            yerr=[[100 * row.std], [100 * row.std]],
+            fmt="s",
+            color=color,
+            capsize=4,
+            zorder=3,
+        )
+        ax.scatter([x], [100 * row.worst], marker="v", color="black", s=18, zorder=4)
+        ax.scatter([x], [100 * row.nominal], marker="x", color=color, s=30, zorder=4)
+
+
+def variability_figure(result: ExperimentResult, path: Path) -> None:
+    """One panel per gate voltage of the variability section: per model (x) and temperature
+    (colour), each chip's accuracy, their mean +- one standard deviation (square and bar), the
+    worst chip (black triangle) and the nominal chip (cross); software as a dotted line."""
+    section = result.variability
+    assert section is not None
+    gates = sorted({row.v_gate for row in section.rows})
+    temperatures = sorted({row.temperature_c for row in section.rows})
+    fig = new_figure((max(6.4, 4.2 * len(gates)), 4.4))
+    axes = fig.subplots(1, len(gates), squeeze=False, sharey=True)[0]
+    keys = [k for k, _ in VARIABILITY_MODELS]
+    width = 0.8 / len(temperatures)
+    for ax, v in zip(axes, gates, strict=True):
+        ax.axhline(100 * result.software, color="black", ls=":", lw=1, label="software")
+        for j, t in enumerate(temperatures):
+            color = f"C{j}"
+            for i, key in enumerate(keys):
+                rows = [
+                    r
+                    for r in section.rows
+                    if r.v_gate == v and r.temperature_c == t and r.model == key
+                ]
+                x = i + (j - (len(temperatures) - 1) / 2) * width
+                _chip_group(ax, rows, x, 0.6 * width, color)
+            ax.scatter([], [], marker="s", color=color, label=f"{t:g} C: chips, mean +- std")
+        ax.scatter([], [], marker="v", color="black", label="worst chip")
+        ax.scatter([], [], marker="x", color="gray", label="nominal chip")
+        ax.set_xticks(range(len(keys)), [_SHORT[k] for k in keys])
+        ax.set_title(f"every layer at {v:.2f} V", fontsize=9)
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle(
+        f"accuracy over {len(section.rows[0].seeds) if section.rows else 0} sampled chips",
+        fontsize=10,
+    )
     save_png(fig, path)

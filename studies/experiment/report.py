@@ -8,9 +8,11 @@ import statistics
 
 from neatxbar.core.tables import frame, to_markdown
 from neatxbar.lut.interp import CellLUT
+from neatxbar.mapping.config import Variation
 from neatxbar.studies.experiment.results import ExperimentResult, Setting
-from neatxbar.studies.experiment.settings import ExperimentConfig
-from neatxbar.studies.experiment.tables import energy_frame, results_frame
+from neatxbar.studies.experiment.settings import VARIABILITY_FIGURE, ExperimentConfig
+from neatxbar.studies.experiment.tables import energy_frame, results_frame, variability_frame
+from neatxbar.studies.neat_map.tables import variation_words
 
 #: What the NEAT paper reports (arXiv:2012.00261, ResNet18 on CIFAR-10; secondary summaries of
 #: the full text, see the project's paper facts): quoted, never computed here.
@@ -146,6 +148,39 @@ models are the ones trained without wires. "No wires" is the setting above on th
 """
 
 
+def _variability_section(result: ExperimentResult, config: ExperimentConfig, lut: CellLUT) -> str:
+    """The "Variability" section ("" without it): what each chip draws, the models, the table
+    (nominal chip, mean, std, worst, best over the chips per gate voltage, temperature and model)
+    and the figure."""
+    section = result.variability
+    if section is None:
+        return ""
+    exp, aware = config.experiment, config.noise_aware
+    first, count = exp.variability_seed, exp.variability_chips
+    drawn = variation_words(Variation(**section.variation))  # type: ignore[arg-type]
+    sigma = f"{1e3 * section.sigma_vt_v:.3g} mV" if section.sigma_vt_v else "none in this LUT"
+    notes = "\n".join(f"- {note}" for note in section.notes)
+    clipped = "weights clipped into NEAT's bounds" if aware.clip else "no clipping"
+    return f"""## Variability
+
+Accuracy (%) on {count} sampled chips (seeds {first}..{first + count - 1}), each drawn with
+{drawn} (the card's sigma_Vt: {sigma}), on {section.images} test images, at each temperature
+named (the LUT's tables at that temperature). "Nominal chip": the same model without variation
+at that temperature. NEAT's model is its checkpoint from above (reused, not retrained);
+noise-aware: NEAT's model fine-tuned through the emulation with a new chip at every step
+({aware.iterations} x {aware.epochs_per_iteration} epochs, Adam lr {aware.lr}, {clipped}, at
+{lut.temperature_c:g} C, deployed with NEAT's weight scales). The standard deviation is over
+the chips (N - 1); no BatchNorm re-estimation in these rows.
+
+{to_markdown(variability_frame(section))}
+
+{notes}
+
+![accuracy over sampled chips]({VARIABILITY_FIGURE})
+
+"""
+
+
 def markdown(result: ExperimentResult, config: ExperimentConfig, lut: CellLUT) -> str:
     """The report as Markdown text; the figures are linked by their file names."""
     exp, neat, emu = config.experiment, config.neat, config.emulation
@@ -160,7 +195,7 @@ gate voltage, and the energy saved per inference against 1.0 V. Computed in this
 
 ![accuracy and energy against the gate voltage](accuracy_vs_vgate.png)
 
-{_wire_section(result)}## The paper and this run
+{_wire_section(result)}{_variability_section(result, config, lut)}## The paper and this run
 
 {paper_table(result)}
 

@@ -1,7 +1,9 @@
-"""What the experiment measured: one :class:`Setting` per gate-voltage configuration."""
+"""What the experiment measured: one :class:`Setting` per gate-voltage configuration, and with a
+variability section one :class:`ChipAccuracy` per gate voltage, temperature and model."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +93,103 @@ class Setting:
 
 
 @dataclass
+class ChipAccuracy:
+    """One model at one gate voltage and temperature, on every sampled chip.
+
+    Attributes
+    ----------
+    v_gate
+        The gate voltage of every layer (V).
+    temperature_c
+        The LUT's temperature (degC).
+    model
+        ``"naive"``, ``"neat"`` or ``"noise_aware"``
+        (:data:`~neatxbar.studies.experiment.tables.VARIABILITY_MODELS`).
+    nominal
+        Test accuracy (fraction) of the nominal chip (no variation) at this temperature.
+    seeds, accuracies
+        The chips' seeds and each chip's test accuracy (fraction).
+    """
+
+    v_gate: float
+    temperature_c: float
+    model: str
+    nominal: float
+    seeds: list[int]
+    accuracies: list[float]
+
+    @property
+    def mean(self) -> float:
+        """Mean accuracy over the chips (fraction)."""
+        return statistics.fmean(self.accuracies)
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation over the chips (fraction; 0 for one chip)."""
+        return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
+
+    @property
+    def worst(self) -> float:
+        """The lowest accuracy of any chip (fraction)."""
+        return min(self.accuracies)
+
+    @property
+    def best(self) -> float:
+        """The highest accuracy of any chip (fraction)."""
+        return max(self.accuracies)
+
+    def to_dict(self) -> dict[str, object]:
+        """``results.json``'s record (accuracies as fractions)."""
+        return {
+            "v_gate": self.v_gate,
+            "temperature_c": self.temperature_c,
+            "model": self.model,
+            "nominal": self.nominal,
+            "seeds": list(self.seeds),
+            "accuracies": list(self.accuracies),
+            "mean": self.mean,
+            "std": self.std,
+            "worst": self.worst,
+            "best": self.best,
+        }
+
+
+@dataclass
+class Variability:
+    """The variability section: what was drawn, on how many images, and every row.
+
+    Attributes
+    ----------
+    variation
+        The variation each chip is drawn with (``Variation``'s fields).
+    sigma_vt_v
+        The LUT's card mismatch sigma_Vt (V; 0: the LUT has none).
+    images
+        Test images each chip is evaluated on.
+    rows
+        One per gate voltage, temperature and model that ran.
+    notes
+        Why a model is missing somewhere.
+    """
+
+    variation: dict[str, object]
+    sigma_vt_v: float
+    images: int
+    rows: list[ChipAccuracy] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """``results.json``'s ``variability``."""
+        return {
+            "variation": self.variation,
+            "sigma_vt_v": self.sigma_vt_v,
+            "images": self.images,
+            "rows": [row.to_dict() for row in self.rows],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
 class TrainingLog:
     """Per iteration of NEAT (or of training through the emulation): the trained model's test
     accuracy (fraction, in the model it trains: ideal for NEAT, the twin with hardware in the
@@ -107,7 +206,7 @@ class ExperimentResult:
     """The outcome of :func:`~neatxbar.studies.experiment.run_experiment`.
 
     ``software`` is the float model's test accuracy (fraction); ``report`` and ``figures`` the
-    files written into ``out_dir``.
+    files written into ``out_dir``; ``variability`` the variability section (None: not run).
     """
 
     out_dir: Path
@@ -117,6 +216,7 @@ class ExperimentResult:
     figures: list[Path]
     logs: list[TrainingLog] = field(default_factory=list)
     v_gates: list[float] = field(default_factory=list)
+    variability: Variability | None = None
 
     def table(self) -> str:
         """The final table as Markdown (accuracies and savings in %)."""

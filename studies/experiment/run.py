@@ -2,7 +2,9 @@
 
 characterize (or reuse) the LUT -> train the software baseline -> map it naively at each gate
 voltage -> NEAT at each gate voltage -> heterogeneous gate voltages (data-free + NEAT, and
-data-driven on the naive mapping) -> one Markdown report with tables and figures. Every stage
+data-driven on the naive mapping) -> (with ``variability_chips``) accuracy over sampled chips at
+each temperature (:mod:`~neatxbar.studies.experiment.variability`) -> one Markdown report with
+tables and figures. Every stage
 leaves a file in the output folder (the LUT, checkpoints); a rerun reuses them.
 
 The output folder may hold other files: the experiment writes only its own names, lists them in
@@ -46,8 +48,15 @@ from neatxbar.studies.experiment.settings import (
     LUT_FILES,
     MARKER,
     VALIDATION_FRACTION,
+    VARIABILITY_FIGURE,
     ExperimentConfig,
     ExperimentSpec,
+)
+from neatxbar.studies.experiment.variability import (
+    check_preset_temperatures,
+    check_temperatures,
+    fine_tune,
+    measure,
 )
 from neatxbar.training.calibration import has_batchnorm, reestimate_batchnorm
 from neatxbar.training.checkpoint import save_checkpoint
@@ -101,10 +110,13 @@ def run_experiment(
         )
     given = CellLUT.load(exp.lut) if exp.lut is not None else None
     _check_gates(exp, given)
+    if given is not None:
+        check_temperatures(exp, given)
     splits = load_dataset(exp.dataset, exp.data_dir, seed=exp.seed)
     _prepare(folder, config, overwrite)
     out = folder.path
     lut = given if given is not None else _characterized_lut(exp, folder, progress)
+    check_temperatures(exp, lut)
     n = len(splits.train)
     cut = int((1 - VALIDATION_FRACTION) * n)
     fit, validation = Subset(splits.train, range(cut)), Subset(splits.train, range(cut, n))
@@ -144,8 +156,14 @@ def run_experiment(
     settings.append(runner.setting("data-driven per layer: " + _text(gates), gates, None))
     if exp.wire_ohm > 0:
         settings += _wired_settings(runner, exp, settings)
+    variability = None
+    if exp.variability:
+        homogeneous = list(zip(exp.v_gates, settings, strict=False))
+        variability = measure(
+            config, lut, model, splits.test, homogeneous, runner.trained, progress
+        )
     result = ExperimentResult(
-        out, software, settings, out / "report.md", [], runner.logs, list(exp.v_gates)
+        out, software, settings, out / "report.md", [], runner.logs, list(exp.v_gates), variability
     )
     with folder.staging() as stage:  # the final files, committed together
         draw_figures(result, stage.file)
@@ -153,10 +171,12 @@ def run_experiment(
             "software": software,
             "settings": [dataclasses.asdict(s) for s in settings],
             "logs": [dataclasses.asdict(log) for log in runner.logs],
+            "variability": None if variability is None else variability.to_dict(),
         }
         write_text(stage.file("results.json"), dumps_strict(data, indent=2))
         write_text(stage.file("report.md"), markdown(result, config, lut))
-    result.figures = [out / name for name in FIGURES]
+    extra = (VARIABILITY_FIGURE,) if variability is not None else ()
+    result.figures = [out / name for name in (*FIGURES, *extra)]
     return result
 
 
@@ -211,6 +231,7 @@ def _check_gates(exp: ExperimentSpec, lut: CellLUT | None) -> None:
             lut.gate_index(v)
         return
     spec, _ = load_preset(exp.preset)
+    check_preset_temperatures(exp, spec.temperature.values_c)
     grid = spec.v_gate.values()
     for v in exp.v_gates:
         if not (abs(grid - float(v)) <= 1e-9).any():
@@ -406,21 +427,45 @@ class _Runner:
     def _trained(self, name: str, gates: dict[str, float], how: NeatConfig) -> nn.Module:
         """NEAT (or training through the emulation) from the software model at ``gates``, saved
         as ``<name>.pt`` with its per-iteration log, or reloaded from there."""
+        return self.trained(name, gates, how)[0]
+
+    def trained(
+        self,
+        name: str,
+        gates: dict[str, float],
+        how: NeatConfig,
+        start: nn.Module | None = None,
+        mapping: MappingConfig | None = None,
+    ) -> tuple[nn.Module, dict[str, float]]:
+        """NEAT (or training through the emulation) from the software model at ``gates`` with
+        ``mapping`` (default the experiment's), or with ``start`` (NEAT's model) its noise-aware
+        fine-tune (:func:`~neatxbar.studies.experiment.variability.fine_tune`, the software
+        model's weight scales); saved as ``<name>.pt`` with its per-iteration log and weight
+        scales, or reloaded from there. Returns the model and the weight scales (layer units) it
+        is deployed with."""
         path = self.folder.path / f"{name}.pt"
         if path.exists():
             model, header = model_from_checkpoint(path)
             self._log(name, header.get("log", {}))
-            return model
-        trained, log = neat_train(
-            self.model,
-            self.lut,
-            self.fit,
-            self.test,
-            gates,
-            how,
-            self.config.mapping,
-            progress=self.progress,
-        )
+            return model, dict(header.get("weight_scales") or self.scales)
+        mapping = self.config.mapping if mapping is None else mapping
+        if start is None:
+            trained, log = neat_train(
+                self.model,
+                self.lut,
+                self.fit,
+                self.test,
+                gates,
+                how,
+                mapping,
+                progress=self.progress,
+            )
+        else:  # a fine-tune of ``start``, deployed with the software model's scales
+            limit = self.config.experiment.noise_aware_samples
+            fit = self.fit if limit is None else Subset(self.fit, range(min(limit, len(self.fit))))
+            trained, log = fine_tune(
+                start, self.lut, fit, self.test, gates, self.scales, how, mapping, self.progress
+            )
         record = {"accuracy": log.accuracy, "share": log.share, "initial_share": log.initial_share}
         header: dict[str, Any] = {
             "model": self.config.experiment.model,
@@ -433,7 +478,7 @@ class _Runner:
         self.folder.record([path.name])
         save_checkpoint(path, trained, header | self.shape)
         self._log(name, record)
-        return trained
+        return trained, dict(log.scales)
 
     def _log(self, name: str, record: dict[str, Any]) -> None:
         if any(log.label == name for log in self.logs):  # a checkpoint used twice

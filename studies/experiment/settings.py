@@ -1,8 +1,8 @@
 """The experiment's settings: the ``[experiment]`` table and the whole TOML file.
 
 One TOML holds the tables ``[experiment]`` (:class:`ExperimentSpec`), ``[train]``
-(:class:`~neatxbar.training.trainer.TrainConfig`), ``[neat]``
-(:class:`~neatxbar.training.neat.NeatConfig`) and ``[mapping]``
+(:class:`~neatxbar.training.trainer.TrainConfig`), ``[neat]``, ``[emulation]`` and
+``[noise_aware]`` (:class:`~neatxbar.training.neat.NeatConfig`) and ``[mapping]``
 (:class:`~neatxbar.mapping.MappingConfig`); see ``configs/experiment-digits.toml``.
 """
 
@@ -13,10 +13,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from neatxbar.core.checks import check_number
 from neatxbar.core.config import from_toml_file, to_plain
 from neatxbar.core.errors import ConfigError
 from neatxbar.mapping import MappingConfig
-from neatxbar.mapping.config import check_config_numbers, check_tables, check_v_gate
+from neatxbar.mapping.config import (
+    Variation,
+    check_config_numbers,
+    check_tables,
+    check_v_gate,
+)
 from neatxbar.training.neat import NeatConfig
 from neatxbar.training.trainer import TrainConfig
 
@@ -29,7 +35,9 @@ FIGURES = (
     "neat_iterations.png",
     "gates_per_layer.png",
 )
-FINAL_FILES = ("results.json", "report.md", *FIGURES)
+#: The variability section's figure (written only with ``variability_chips`` > 0).
+VARIABILITY_FIGURE = "variability.png"
+FINAL_FILES = ("results.json", "report.md", *FIGURES, VARIABILITY_FIGURE)
 LUT_FILES = ("lut.h5", "lut.h5.partial", "lut.h5.partial.tmp")  # characterize's own names
 
 
@@ -73,6 +81,26 @@ class ExperimentSpec:
         twin on this many training images (``neatxbar.training.calibration``).
     selection_samples
         Validation images the data-driven gate selection evaluates each trial on.
+    variability_chips, variability_seed
+        Above 0: the "Variability" section: accuracy over this many sampled chips (seeds
+        ``variability_seed``, ``variability_seed + 1``, ...) of the naive mapping, NEAT's model
+        (reused) and the noise-aware model (NEAT's model fine-tuned through the emulation with a
+        new chip per step, the ``[noise_aware]`` table); 0: no section.
+    variability_v_gates
+        Gate voltages (V, among ``v_gates``) of the section (every layer at each); required
+        with ``variability_chips`` > 0. NEAT and noise-aware rows where NEAT ran there.
+    variability_temperatures_c
+        The LUT's temperatures (degC) each chip is evaluated at; each must be on the LUT's
+        temperature grid.
+    programming_sigma, mismatch
+        The section's variation: relative sigma of every programmed conductance, and the
+        threshold-voltage mismatch in multiples of the LUT's card sigma_Vt (1.0: the card's
+        Pelgrom mismatch); the rest of the variation is ``[mapping.variation]``'s.
+    variability_samples
+        Test images per chip (None: the whole test set).
+    noise_aware_samples
+        Training images of the noise-aware fine-tune (the first of the training part; None: all
+        of it): a chip per step is costly on a deep model.
     """
 
     name: str = "experiment"
@@ -94,6 +122,14 @@ class ExperimentSpec:
     bn_recalibration: bool = True
     calibration_samples: int = 512
     selection_samples: int = 128
+    variability_chips: int = 0
+    variability_seed: int = 0
+    variability_v_gates: list[float] = field(default_factory=list)
+    variability_temperatures_c: list[float] = field(default_factory=lambda: [27.0])
+    programming_sigma: float = 0.05
+    mismatch: float = 1.0
+    variability_samples: int | None = None
+    noise_aware_samples: int | None = None
 
     def validate(self) -> ExperimentSpec:
         """Raise :class:`ConfigError` naming the first bad field; return self."""
@@ -117,7 +153,8 @@ class ExperimentSpec:
             )
         if self.wire_v_gates and self.wire_ohm == 0:
             raise ConfigError("experiment.wire_v_gates needs wire_ohm > 0 (the wire resistance)")
-        for name in ("neat_v_gates", "emulation_v_gates", "wire_v_gates"):
+        self._validate_variability()
+        for name in ("neat_v_gates", "emulation_v_gates", "wire_v_gates", "variability_v_gates"):
             values = getattr(self, name) or []
             if not all(isinstance(v, int | float) for v in values):
                 raise ConfigError(f"experiment.{name} must be a list of voltages")
@@ -140,6 +177,50 @@ class ExperimentSpec:
             )
         return self
 
+    def _validate_variability(self) -> None:
+        """The variability fields: ConfigError naming the first bad one."""
+        if self.variability_chips < 0:
+            raise ConfigError(
+                f"experiment.variability_chips must be >= 0 (0: no variability section), "
+                f"got {self.variability_chips}"
+            )
+        if self.variability_seed < 0:
+            raise ConfigError(
+                f"experiment.variability_seed must be >= 0, got {self.variability_seed}"
+            )
+        if self.variability_chips and not self.variability_v_gates:
+            raise ConfigError(
+                "experiment.variability_v_gates must name at least one of v_gates when "
+                "variability_chips > 0"
+            )
+        temperatures = self.variability_temperatures_c
+        if not temperatures or not all(isinstance(t, int | float) for t in temperatures):
+            raise ConfigError(
+                "experiment.variability_temperatures_c must be a non-empty list of temperatures "
+                "(degC)"
+            )
+        for t in temperatures:
+            check_number("experiment.variability_temperatures_c (C)", t, low=-273.15)
+        if len(set(temperatures)) != len(temperatures):
+            raise ConfigError("experiment.variability_temperatures_c holds a temperature twice")
+        if self.noise_aware_samples is not None and self.noise_aware_samples < 1:
+            raise ConfigError(
+                f"experiment.noise_aware_samples must be >= 1 (or unset: every training image), "
+                f"got {self.noise_aware_samples}"
+            )
+        if self.variability_samples is not None and self.variability_samples < 1:
+            raise ConfigError(
+                f"experiment.variability_samples must be >= 1 (or unset: the whole test set), "
+                f"got {self.variability_samples}"
+            )
+        # the section's variation: checked where every variation is (programming_sigma, mismatch)
+        Variation(programming_sigma=self.programming_sigma, mismatch=self.mismatch).validate()
+
+    @property
+    def variability(self) -> bool:
+        """True when the experiment has a variability section."""
+        return self.variability_chips > 0
+
     @property
     def preset(self) -> str | None:
         """The LUT preset to characterize: None when ``lut`` names a file, else ``lut_preset``
@@ -153,6 +234,7 @@ class ExperimentSpec:
         names = [MARKER, *(LUT_FILES if self.lut is None else ()), "software.pt"]
         names += [f"neat-{v:.2f}.pt" for v in self.v_gates] + ["neat-data-free.pt"]
         names += [f"emulation-{v:.2f}.pt" for v in self.emulation_v_gates]
+        names += [f"noise-aware-{v:.2f}.pt" for v in self.variability_v_gates]
         return names + list(FINAL_FILES)
 
 
@@ -162,16 +244,30 @@ EMULATION_DEFAULTS = NeatConfig(
 )
 
 
+#: Noise-aware training: NEAT's model fine-tuned through the emulation with a new chip at every
+#: step, one epoch of Adam (lr 1e-4), its weights kept inside NEAT's bounds (clipped).
+NOISE_AWARE_DEFAULTS = NeatConfig(
+    iterations=1,
+    epochs_per_iteration=1,
+    lr=1e-4,
+    clip=True,
+    hardware_in_the_loop=True,
+    chip_per_step=True,
+)
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """The whole experiment: ``[experiment]``, ``[train]``, ``[neat]``, ``[emulation]`` (training
     through the emulation: a :class:`NeatConfig` with ``hardware_in_the_loop``, without clipping
-    by default) and ``[mapping]``."""
+    by default), ``[noise_aware]`` (the variability section's fine-tune of NEAT's model through
+    the emulation, a new chip per step) and ``[mapping]``."""
 
     experiment: ExperimentSpec = field(default_factory=ExperimentSpec)
     train: TrainConfig = field(default_factory=TrainConfig)
     neat: NeatConfig = field(default_factory=NeatConfig)
     emulation: NeatConfig = field(default_factory=lambda: EMULATION_DEFAULTS)
+    noise_aware: NeatConfig = field(default_factory=lambda: NOISE_AWARE_DEFAULTS)
     mapping: MappingConfig = field(default_factory=MappingConfig)
 
     def validate(self) -> ExperimentConfig:
@@ -182,18 +278,24 @@ class ExperimentConfig:
         self.emulation.validate()
         if not self.emulation.hardware_in_the_loop:
             raise ConfigError("emulation.hardware_in_the_loop must be true (it is what it does)")
+        self.noise_aware.validate()
+        if not self.noise_aware.hardware_in_the_loop:
+            raise ConfigError(
+                "noise_aware.hardware_in_the_loop must be true (it trains through the emulation)"
+            )
         self.mapping.validate()
         return self
 
     @classmethod
     def from_toml(cls, path: Path | str) -> ExperimentConfig:
-        """Load and validate an experiment TOML (tables experiment, train, neat, mapping; any
-        other top-level table is refused, saying where it belongs)."""
+        """Load and validate an experiment TOML (tables experiment, train, neat, emulation,
+        noise_aware, mapping; any other top-level table is refused, saying where it belongs)."""
         homes = {
             "experiment": ExperimentSpec,
             "train": TrainConfig,
             "neat": NeatConfig,
             "emulation": NeatConfig,
+            "noise_aware": NeatConfig,
             "mapping": MappingConfig,
         }
         check_tables(path, homes, "experiment config")

@@ -10,7 +10,14 @@ import pandas as pd
 from neatxbar.core.tables import frame
 
 if TYPE_CHECKING:
-    from neatxbar.studies.experiment.results import Setting
+    from neatxbar.studies.experiment.results import Setting, Variability
+
+#: The models of the variability section, in the report's order: (key, how the report names it).
+VARIABILITY_MODELS = (
+    ("naive", "naive mapping"),
+    ("neat", "NEAT"),
+    ("noise_aware", "noise-aware (NEAT fine-tuned, a chip per step)"),
+)
 
 COLUMNS = (
     "gate voltages",
@@ -62,3 +69,36 @@ def energy_frame(settings: Sequence[Setting]) -> pd.DataFrame:
         if s.energy_pj
     ]
     return frame(rows, ("gate voltages", *names))
+
+
+def variability_frame(variability: Variability) -> pd.DataFrame:
+    """One row per gate voltage, temperature and model of the variability section: the nominal
+    chip's accuracy (%), the mean over the chips (%), their sample standard deviation
+    (percentage points), the worst and the best chip (%), 2 decimals."""
+    names = dict(VARIABILITY_MODELS)
+    rows = [
+        {
+            "gate voltage (V)": f"{row.v_gate:.2f}",
+            "temperature (C)": f"{row.temperature_c:g}",
+            "model": names.get(row.model, row.model),
+            "nominal chip (%)": _percent(row.nominal, 2),
+            "mean over chips (%)": _percent(row.mean, 2),
+            "std (pp)": _percent(row.std, 2),
+            "worst chip (%)": _percent(row.worst, 2),
+            "best chip (%)": _percent(row.best, 2),
+        }
+        for row in variability.rows
+    ]
+    return frame(rows, VARIABILITY_COLUMNS)
+
+
+VARIABILITY_COLUMNS = (
+    "gate voltage (V)",
+    "temperature (C)",
+    "model",
+    "nominal chip (%)",
+    "mean over chips (%)",
+    "std (pp)",
+    "worst chip (%)",
+    "best chip (%)",
+)

@@ -1,13 +1,16 @@
 """``neat map``'s three figures, each from a :class:`~neatxbar.studies.neat_map.results.MapReport`:
-accuracy against V_gate, energy per setting relative to the baseline, and the first setting's
-V_gate and linear share per layer. With wires, the accuracy figure names them and their solver, and
-the energy figure says its energies leave them out."""
+accuracy against V_gate (with chips: every chip's accuracy, their mean and spread), energy per
+setting relative to the baseline, and the first setting's V_gate and linear share per layer. With
+wires, the accuracy figure names them and their solver, and the energy figure says its energies
+leave them out."""
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING
 
 from neatxbar.core.files import new_figure
+from neatxbar.studies.neat_map.tables import variation_words
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -32,9 +35,71 @@ def _wires_title(report: MapReport) -> str:
     return f"\nwires: {ohm} ({solver})"
 
 
+def _chip_spread(ax: Axes, report: MapReport) -> list[float]:
+    """Each setting's chips at its (mean) V_gate: every chip as a point, the mean with a bar of
+    +- one standard deviation and the worst chip as a mark; return every accuracy drawn (%)."""
+    drawn: list[float] = []
+    chipped = sorted(
+        ((s.mean_v_gate, s) for s in report.settings if s.chips is not None), key=lambda p: p[0]
+    )
+    if not chipped:
+        return drawn
+    gates = [v for v, _ in chipped]
+    spacing = min((b - a for a, b in itertools.pairwise(gates) if b > a), default=0.05)
+    for k, (v, s) in enumerate(chipped):
+        stats = s.chips
+        assert stats is not None
+        values = [100 * a for a in stats.accuracies]
+        n = len(values)
+        offsets = [0.25 * spacing * ((i + 0.5) / n - 0.5) for i in range(n)]
+        ax.scatter(
+            [v + d for d in offsets],
+            values,
+            s=10,
+            alpha=0.5,
+            color="C3",
+            zorder=2,
+            label="chip" if k == 0 else None,
+        )
+        ax.errorbar(
+            [v],
+            [100 * stats.mean],
+            yerr=[[100 * stats.std], [100 * stats.std]],
+            fmt="s",
+            color="C1",
+            capsize=4,
+            zorder=4,
+            label="mean over the chips +- std" if k == 0 else None,
+        )
+        ax.scatter(
+            [v],
+            [100 * stats.worst],
+            marker="v",
+            color="C4",
+            zorder=4,
+            label="worst chip" if k == 0 else None,
+        )
+        drawn += values
+    ax.plot(gates, [100 * s.chips.mean for _, s in chipped if s.chips], color="C1", lw=1)
+    return drawn
+
+
+def _chips_title(report: MapReport) -> str:
+    """A title's line naming the chips and the temperature, or "" without chips."""
+    if report.chips is None:
+        return ""
+    drawn = variation_words(getattr(report.mapping, "variation", None))
+    return (
+        f"\n{len(report.chips)} chips (seeds {report.chips[0]}..{report.chips[-1]}) at "
+        f"{report.temperature_c:g} C: {drawn}"
+    )
+
+
 def accuracy_figure(report: MapReport) -> Figure:
     """Crossbar accuracy per setting against V_gate (a per-layer setting at its layers' mean
-    V_gate, labelled), with the software accuracy as a line."""
+    V_gate, labelled), with the software accuracy as a line. With chips, every chip's accuracy
+    as a point beside the nominal one, their mean with +- one standard deviation, and the worst
+    chip."""
     fig = new_figure((6.4, 4.2))
     ax = fig.subplots()
     ax.axhline(
@@ -51,7 +116,8 @@ def accuracy_figure(report: MapReport) -> Figure:
             [100 * s.crossbar_accuracy for _, s in uniform],
             marker="o",
             color="C0",
-            label="crossbar, every layer at V$_\\mathrm{gate}$",
+            label=("nominal chip" if report.chips else "crossbar")
+            + ", every layer at V$_\\mathrm{gate}$",
         )
     mixed = [s for s in report.settings if s.uniform is None]
     for k, s in enumerate(mixed):
@@ -65,7 +131,7 @@ def accuracy_figure(report: MapReport) -> Figure:
             label=f"crossbar, {s.label} (at the layers' mean V$_\\mathrm{{gate}}$)",
         )
         ax.annotate(s.label, (x, y), textcoords="offset points", xytext=(5, -12), fontsize=8)
-    values = [100 * s.crossbar_accuracy for s in report.settings]
+    values = [100 * s.crossbar_accuracy for s in report.settings] + _chip_spread(ax, report)
     low = min([*values, 100 * report.software_accuracy])
     high = max([*values, 100 * report.software_accuracy])
     pad = max(0.5, 0.15 * (high - low))
@@ -73,8 +139,9 @@ def accuracy_figure(report: MapReport) -> Figure:
     ax.set_xlabel("gate voltage V$_\\mathrm{gate}$ (V)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(
-        f"{report.model} on {report.dataset}: accuracy on crossbars{_wires_title(report)}",
-        fontsize=9 if report.mapping.wires.any else 10,
+        f"{report.model} on {report.dataset}: accuracy on crossbars{_wires_title(report)}"
+        f"{_chips_title(report)}",
+        fontsize=9 if report.mapping.wires.any or report.chips else 10,
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

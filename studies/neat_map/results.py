@@ -1,11 +1,13 @@
 """What ``neat map`` measures: one :class:`LayerResult` per crossbar layer and setting, one
-:class:`SettingResult` per gate-voltage setting, and the :class:`MapReport` of a run.
+:class:`SettingResult` per gate-voltage setting (with ``--chips`` its :class:`ChipStats`: the
+accuracy of every sampled chip), and the :class:`MapReport` of a run.
 
 Energies are in J per inference, gate voltages in V, accuracies and shares as fractions in [0, 1].
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,61 @@ class LayerResult:
 
 
 @dataclass(frozen=True)
+class ChipStats:
+    """The accuracy of one setting on each sampled chip (Monte Carlo over chips).
+
+    Attributes
+    ----------
+    seeds
+        The chips' seeds (:func:`neatxbar.mapping.set_chip`), in order.
+    accuracies
+        Test accuracy (fraction) of each chip, in the order of ``seeds``.
+    """
+
+    seeds: tuple[int, ...]
+    accuracies: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        """Mean accuracy over the chips (fraction)."""
+        return statistics.fmean(self.accuracies)
+
+    @property
+    def std(self) -> float:
+        """Sample standard deviation of the chips' accuracies (fraction; N - 1 in the
+        denominator; 0 for one chip)."""
+        return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
+
+    @property
+    def worst(self) -> float:
+        """The lowest accuracy of any chip (fraction)."""
+        return min(self.accuracies)
+
+    @property
+    def best(self) -> float:
+        """The highest accuracy of any chip (fraction)."""
+        return max(self.accuracies)
+
+    @property
+    def worst_seed(self) -> int:
+        """The seed of a chip with the lowest accuracy (the first such)."""
+        return self.seeds[self.accuracies.index(self.worst)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``summary.json``'s ``chips`` entry of a setting (accuracies as fractions)."""
+        return {
+            "count": len(self.seeds),
+            "seeds": list(self.seeds),
+            "accuracies": list(self.accuracies),
+            "mean": self.mean,
+            "std": self.std,
+            "worst": self.worst,
+            "best": self.best,
+            "worst_seed": self.worst_seed,
+        }
+
+
+@dataclass(frozen=True)
 class SettingResult:
     """The crossbar model at one gate-voltage setting.
 
@@ -87,6 +144,9 @@ class SettingResult:
         Energy per inference (J) of every layer, at the setting and at the baseline.
     seconds
         Wall time of the setting: conversion, evaluation and energy (s).
+    chips
+        With a Monte Carlo over chips: each chip's accuracy (``crossbar_accuracy`` is then the
+        nominal chip's, without variation); None without.
     """
 
     label: str
@@ -95,6 +155,7 @@ class SettingResult:
     layers: tuple[LayerResult, ...]
     energy: EnergyReport
     seconds: float
+    chips: ChipStats | None = None
 
     @property
     def uniform(self) -> float | None:
@@ -151,6 +212,7 @@ class SettingResult:
             "linear_share": self.linear_share,
             "fast_path_k": self.fast_path_k,
             "layers": [row.to_dict() for row in self.layers],
+            "chips": None if self.chips is None else self.chips.to_dict(),
             "seconds": self.seconds,
         }
 
@@ -180,6 +242,11 @@ class MapReport:
         values per layer (layer units).
     settings
         One result per gate-voltage setting, in the order evaluated.
+    temperature_c, temperatures_c
+        The LUT's temperature the crossbars were evaluated at (degC), and every temperature the
+        LUT holds.
+    chips
+        The chips each setting was also evaluated on (seeds), None without ``--chips``.
     seconds
         Wall time of the run (s).
     files
@@ -198,6 +265,9 @@ class MapReport:
     scale_source: str
     weight_scales: dict[str, float]
     settings: list[SettingResult]
+    temperature_c: float = 27.0
+    temperatures_c: tuple[float, ...] = (27.0,)
+    chips: tuple[int, ...] | None = None
     seconds: float = 0.0
     files: list[Path] = field(default_factory=list)
 
@@ -219,9 +289,27 @@ class MapReport:
             "wires": wires_record(self.mapping),
             "scale_source": self.scale_source,
             "weight_scales": self.weight_scales,
+            "temperature_c": self.temperature_c,
+            "lut_temperatures_c": list(self.temperatures_c),
+            "monte_carlo": self.monte_carlo(),
             "settings": [s.to_dict() for s in self.settings],
             "seconds": self.seconds,
             "files": [str(p) for p in self.files],
+        }
+
+    def monte_carlo(self) -> dict[str, Any] | None:
+        """``summary.json``'s ``monte_carlo``: the chips (count, first seed, seeds), the variation
+        each was drawn with (``MappingConfig.variation``'s fields) and what ``crossbar_accuracy``
+        is then; None without chips."""
+        if self.chips is None:
+            return None
+        variation = getattr(self.mapping, "variation", None)
+        return {
+            "chips": len(self.chips),
+            "seed": self.chips[0],
+            "seeds": list(self.chips),
+            "variation": None if variation is None else asdict(variation),
+            "crossbar_accuracy": "the nominal chip (no variation); chips: each sampled chip",
         }
 
     def table(self) -> str:

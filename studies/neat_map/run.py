@@ -11,6 +11,12 @@ the baseline V_gate. With an output folder the report is written there
 A NEAT checkpoint's ``weight_scales`` (the weight that maps to G_max per layer) are used for
 deployment: its weights were trained for those scales.
 
+With a Monte Carlo over chips (``monte_carlo``), every setting is also evaluated on each sampled
+chip (the mapping's ``variation``: programming variation, read noise, stuck cells, transistor
+mismatch; each chip drawn from its seed by :func:`neatxbar.mapping.set_chip`); the setting's own
+accuracy, linear share and energy are then those of the nominal chip (no variation). The LUT is
+read at one temperature (``temperature_c``; default 27 C, or the file's first).
+
 Typical use::
 
     report = deploy("checkpoints/mlp.pt", "luts/paper.h5", sweep="0.7:1.3:0.1", out_dir="out")
@@ -34,15 +40,17 @@ from neatxbar.core.outputs import OutputFolder
 from neatxbar.core.progress import progress_bar
 from neatxbar.lut.errors import LUTError
 from neatxbar.lut.interp import CellLUT
-from neatxbar.mapping import MappingConfig, convert
+from neatxbar.mapping import MappingConfig, convert, set_chip
 from neatxbar.mapping.convert import crossbar_layers, describe
 from neatxbar.mapping.energy import EnergyConfig, EnergyReport, LayerEnergy, model_energy
 from neatxbar.studies.neat_map.report import FILES, write_report
-from neatxbar.studies.neat_map.results import LayerResult, MapReport, SettingResult
+from neatxbar.studies.neat_map.results import ChipStats, LayerResult, MapReport, SettingResult
 from neatxbar.studies.neat_map.settings import (
     GateSetting,
     GateSpec,
+    MonteCarlo,
     SweepSpec,
+    check_temperature,
     gate_settings,
     sweep_values,
 )
@@ -75,6 +83,8 @@ def deploy(
     coverage: float = 0.995,
     energy_samples: int | None = 1000,
     samples: int | None = None,
+    monte_carlo: MonteCarlo | None = None,
+    temperature_c: float | None = None,
     out_dir: Path | str | None = None,
     progress: bool = True,
 ) -> MapReport:
@@ -114,6 +124,15 @@ def deploy(
         the whole test split; more than the split holds: all of it). Deterministic: the split's
         own order, no shuffling. With wires, the reference solver (``path = "exact"``) solves a
         circuit per input, so this bounds its time.
+    monte_carlo
+        Also evaluate every setting on these sampled chips (``mapping.variation`` drawn per chip
+        seed); each setting's :class:`~neatxbar.studies.neat_map.results.ChipStats` hold their
+        accuracies, and its own accuracy and energy are the nominal chip's (no variation). None:
+        the mapping as given (its variation, if any, drawn once from its ``seed``).
+    temperature_c
+        The LUT's temperature to evaluate at (degC; it must be on the file's temperature grid);
+        None: 27 C when the file holds it, else its first. A given :class:`CellLUT` read at
+        another temperature is read again from its file.
     out_dir
         If given, :func:`~neatxbar.studies.neat_map.report.write_report` writes the report there;
         the folder is checked before any work.
@@ -138,13 +157,27 @@ def deploy(
         check_integer("energy_samples", energy_samples, low=1)
     if samples is not None:
         check_integer("samples", samples, low=1)
-    job = _prepare(checkpoint, lut, dataset, data_dir, model_name, mapping, energy, samples, sweep)
+    if monte_carlo is not None:
+        monte_carlo = MonteCarlo.checked(monte_carlo.chips, monte_carlo.seed)
+    if temperature_c is not None:
+        temperature_c = check_temperature(temperature_c)
+    job = _prepare(
+        checkpoint,
+        (lut, temperature_c),
+        dataset,
+        data_dir,
+        model_name,
+        mapping,
+        energy,
+        samples,
+        sweep,
+    )
     scales, source = _scales(job.model, job.header.get("weight_scales"), mapping)
     settings = gate_settings(
         job.model, job.lut, scales, v_gate, sweep, job.header.get("v_gate"), coverage
     )
     x = _test_inputs(job.splits.test, energy_samples)
-    software, results = _evaluate(job, mapping, settings, scales, x, progress)
+    software, results = _evaluate(job, mapping, settings, scales, x, monte_carlo, progress)
     report = MapReport(
         checkpoint=Path(checkpoint),
         lut=Path(job.lut.path) if job.lut.path else Path("-"),
@@ -158,11 +191,43 @@ def deploy(
         scale_source=source,
         weight_scales=scales,
         settings=results,
+        temperature_c=job.lut.temperature_c,
+        temperatures_c=tuple(job.lut.temperatures_c),
+        chips=None if monte_carlo is None else monte_carlo.seeds,
     )
     report.seconds = time.perf_counter() - started
     if out_dir is not None:
         report.files = write_report(report, Path(out_dir), inputs=inputs)
     return report
+
+
+def _lut_at(lut: CellLUT | Path | str, temperature_c: float | None) -> CellLUT:
+    """The LUT read at ``temperature_c`` (degC; None: the file's default temperature).
+
+    Raises
+    ------
+    ConfigError
+        A temperature that is not a finite number above absolute zero.
+    LUTError
+        A missing or bad file, or a temperature not on its grid (naming the file's
+        temperatures).
+    """
+    if temperature_c is not None:
+        temperature_c = check_temperature(temperature_c)
+    if isinstance(lut, CellLUT):
+        same = temperature_c is None or abs(lut.temperature_c - temperature_c) <= 1e-9
+        if same or lut.path is None:
+            return lut if same else _refused_temperature(lut, temperature_c)
+        lut = lut.path
+    return CellLUT.load(lut, temperature_c=temperature_c)
+
+
+def _refused_temperature(lut: CellLUT, temperature_c: float | None) -> CellLUT:
+    """LUTError: an in-memory LUT (no file) cannot be read at another temperature."""
+    raise LUTError(
+        f"the LUT (not from a file) is read at {lut.temperature_c:g} C, not {temperature_c:g} C; "
+        "load it from its file at that temperature"
+    )
 
 
 @dataclass(frozen=True)
@@ -180,7 +245,7 @@ class _Job:
 
 def _prepare(
     checkpoint: Path | str,
-    lut: CellLUT | Path | str,
+    lut_at: tuple[CellLUT | Path | str, float | None],
     dataset: str | None,
     data_dir: Path | str | None,
     model_name: str | None,
@@ -192,7 +257,7 @@ def _prepare(
     """Load and check the inputs; a user's mistake is refused here, before any evaluation."""
     model, header = model_from_checkpoint(checkpoint, model_name, dataset, data_dir)
     model.eval()
-    lut = lut if isinstance(lut, CellLUT) else CellLUT.load(lut)
+    lut = _lut_at(*lut_at)
     if lut.w_max is None:
         raise LUTError(f"{lut.path}: the LUT has no linear_region; run 'neat fit' on it")
     if sweep is not None:  # a malformed or oversized sweep is refused before any work
@@ -264,9 +329,12 @@ def _evaluate(
     settings: Sequence[GateSetting],
     scales: Mapping[str, float],
     x: torch.Tensor,
+    monte_carlo: MonteCarlo | None,
     progress: bool,
 ) -> tuple[float, list[SettingResult]]:
-    """The software accuracy (fraction) and each setting's result, with a progress bar."""
+    """The software accuracy (fraction) and each setting's result (with ``monte_carlo``, also on
+    each chip), with a progress bar."""
+    nominal = mapping if monte_carlo is None else _without_variation(mapping)
     bar = progress_bar(1 + len(settings), "software", unit="setting", enabled=progress)
     with bar, torch.no_grad():
         software = evaluate(job.model, job.splits.test)
@@ -274,9 +342,37 @@ def _evaluate(
         results = []
         for setting in settings:
             bar.set_description(setting.label)
-            results.append(_measure(job, mapping, setting, scales, x))
+            result = _measure(job, nominal, setting, scales, x)
+            if monte_carlo is not None:
+                stats = _chip_accuracies(job, mapping, setting, scales, monte_carlo.seeds)
+                result = replace(result, chips=stats)
+            results.append(result)
             bar.update()
     return software, results
+
+
+def _without_variation(mapping: MappingConfig) -> MappingConfig:
+    """``mapping`` with the nominal chip: no variation (the ``Variation`` defaults)."""
+    return replace(mapping, variation=type(mapping.variation)())
+
+
+def _chip_accuracies(
+    job: _Job,
+    mapping: MappingConfig,
+    setting: GateSetting,
+    scales: Mapping[str, float],
+    seeds: Sequence[int],
+) -> ChipStats:
+    """The test accuracy (fraction) of the crossbar model at ``setting`` on each chip of
+    ``seeds``: one twin with ``mapping``'s variation, re-drawn per seed
+    (:func:`neatxbar.mapping.set_chip`)."""
+    twin = convert(job.model, job.lut, mapping, v_gate=setting.v_gate, weight_scales=scales)
+    twin.eval()
+    accuracies = []
+    for seed in seeds:
+        set_chip(twin, seed)
+        accuracies.append(evaluate(twin, job.splits.test))
+    return ChipStats(tuple(seeds), tuple(accuracies))
 
 
 def _measure(

@@ -18,7 +18,9 @@ grid. A gate voltage given explicitly (a number, a gate mapping, the checkpoint'
 value of the grid.
 
 Every setting is evaluated with one mapping; :func:`with_wires` gives it wire resistance
-(``--wires``).
+(``--wires``) and :func:`with_variation` device variation and mismatch (``--programming-sigma``,
+``--mismatch``, ...). :class:`MonteCarlo` says over which sampled chips each setting's accuracy is
+measured (``--chips``, ``--seed``).
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from torch import nn
 
-from neatxbar.core.checks import check_number
+from neatxbar.core.checks import check_integer, check_number
 from neatxbar.core.errors import ConfigError
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping.config import MappingConfig, check_v_gate
@@ -306,3 +308,116 @@ def with_wires(mapping: MappingConfig, ohm: float | None, name: str = "wires") -
         return mapping
     ohm = check_number(f"{name} (ohm)", ohm, nonnegative=True)
     return replace(mapping, wires=Wires(r_row=ohm, r_col=ohm))
+
+
+#: The options of :class:`~neatxbar.mapping.config.Variation` a user may set per run, with how
+#: the CLI names them.
+VARIATION_OPTIONS = {
+    "programming_sigma": "--programming-sigma",
+    "distribution": "--distribution",
+    "read_noise_sigma": "--read-noise",
+    "stuck_on": "--stuck-on",
+    "stuck_off": "--stuck-off",
+    "mismatch": "--mismatch",
+}
+
+
+def with_variation(
+    mapping: MappingConfig, names: Mapping[str, str] | None = None, **given: object
+) -> MappingConfig:
+    """``mapping`` with the variation fields ``given`` replaced (None values are left as they
+    are, e.g. those of a ``[mapping.variation]`` table).
+
+    Parameters
+    ----------
+    mapping
+        The mapping to start from.
+    names
+        How messages name the fields (the CLI passes :data:`VARIATION_OPTIONS`); default
+        ``variation.<field>``.
+    **given
+        Fields of :class:`~neatxbar.mapping.config.Variation` (:data:`VARIATION_OPTIONS`'
+        keys, ``seed`` too): relative sigmas and fractions >= 0, ``mismatch`` in multiples of the
+        LUT's card sigma_vt.
+
+    Returns
+    -------
+    MappingConfig
+        ``mapping`` itself when nothing is given, else a new, validated config.
+
+    Raises
+    ------
+    ConfigError
+        An unknown field, or a value the variation refuses (a negative sigma, a fraction above
+        1, an unknown distribution, NaN), named.
+    """
+    changes = {k: v for k, v in given.items() if v is not None}
+    if not changes:
+        return mapping
+    variation = mapping.variation
+    unknown = sorted(set(changes) - {f.name for f in fields(variation)})
+    if unknown:
+        raise ConfigError(f"no variation option {', '.join(unknown)}")
+    try:
+        variation = replace(variation, **changes).validate()
+    except ConfigError as error:
+        message = str(error)
+        for field_name, option in (names or {}).items():
+            message = message.replace(f"variation.{field_name}", option)
+        raise ConfigError(message) from None
+    return replace(mapping, variation=variation)
+
+
+@dataclass(frozen=True)
+class MonteCarlo:
+    """Which sampled chips each setting is evaluated on: ``chips`` chips, seeds ``seed``,
+    ``seed + 1``, ... (:func:`neatxbar.mapping.set_chip`).
+
+    Attributes
+    ----------
+    chips
+        How many chips (>= 1).
+    seed
+        The first chip's seed (>= 0).
+    """
+
+    chips: int
+    seed: int = 0
+
+    @classmethod
+    def checked(
+        cls, chips: object, seed: object = 0, names: tuple[str, str] = ("chips", "seed")
+    ) -> MonteCarlo:
+        """A MonteCarlo of checked values; ``names`` name them in messages (the CLI passes
+        ``("--chips", "--seed")``). ConfigError: not integers, fewer than 1 chip, a negative
+        seed."""
+        return cls(check_integer(names[0], chips, low=1), check_integer(names[1], seed, low=0))
+
+    @classmethod
+    def from_options(
+        cls,
+        mapping: MappingConfig,
+        chips: int | None,
+        seed: int | None,
+        names: tuple[str, str] = ("chips", "seed"),
+    ) -> tuple[MappingConfig, MonteCarlo | None]:
+        """The mapping and the Monte Carlo of ``--chips`` and ``--seed``: with ``chips``, chips
+        from ``seed`` (default the mapping's variation seed); without, None and the mapping's
+        variation drawn from ``seed`` when given. ConfigError for bad values (:meth:`checked`)."""
+        if chips is not None:
+            first = mapping.variation.seed if seed is None else seed
+            return mapping, cls.checked(chips, first, names)
+        if seed is None:
+            return mapping, None
+        return with_variation(mapping, seed=cls.checked(1, seed, names).seed), None
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The chips' seeds, in order."""
+        return tuple(range(self.seed, self.seed + self.chips))
+
+
+def check_temperature(value: object, name: str = "temperature") -> float:
+    """A temperature (degC) from a user: a finite number above absolute zero; ConfigError
+    otherwise. Whether the LUT holds it is the LUT's check (``CellLUT.load``)."""
+    return check_number(f"{name} (C)", value, low=-273.15)

@@ -14,7 +14,7 @@ from neatxbar.core.tables import frame, to_csv_text, to_text
 
 if TYPE_CHECKING:
     from neatxbar.mapping import MappingConfig
-    from neatxbar.studies.neat_map.results import MapReport
+    from neatxbar.studies.neat_map.results import ChipStats, MapReport
 
 #: Picojoules per joule.
 PICO = 1e12
@@ -47,6 +47,16 @@ _SETTING_FORMATS = {
     "saving %": ".1f",
 }
 
+
+#: The Monte Carlo columns of the per-setting table (with chips) and their console formats:
+#: accuracy over the chips (%), its sample standard deviation (percentage points), the worst and
+#: the best chip (%).
+_CHIP_FORMATS = {
+    "chips mean %": ".2f",
+    "chips std (pp)": ".2f",
+    "worst chip %": ".2f",
+    "best chip %": ".2f",
+}
 
 #: What solves the crossbars when the wires are on, per ``MappingConfig.path``.
 WIRED_SOLVERS = {
@@ -105,29 +115,86 @@ def _joined(values: object, fmt: str) -> str:
     return ", ".join(format(v, fmt) for v in values)  # type: ignore[attr-defined]
 
 
+def _chip_columns(stats: ChipStats | None) -> dict[str, float]:
+    """A setting's Monte Carlo columns (:data:`_CHIP_FORMATS`; NaN without chips)."""
+    if stats is None:
+        return dict.fromkeys(_CHIP_FORMATS, float("nan"))
+    values = (stats.mean, stats.std, stats.worst, stats.best)
+    return {k: 100 * v for k, v in zip(_CHIP_FORMATS, values, strict=True)}
+
+
 def settings_frame(report: MapReport) -> pd.DataFrame:
     """One row per setting: V_gate per layer (V), crossbar accuracy (%), its difference to the
-    software accuracy (percentage points), energy per inference (pJ), energy relative to the
-    baseline, saving (%), linear share and fast-path K per layer. Full precision; a missing
-    relative energy or saving is NaN."""
+    software accuracy (percentage points), with chips their accuracy's mean (%), standard
+    deviation (pp), worst and best chip (%), then energy per inference (pJ), energy relative to
+    the baseline, saving (%), linear share and fast-path K per layer. Full precision; a missing
+    relative energy or saving is NaN. The chip columns are there only when the report has
+    chips."""
     rows = []
+    chips = report.chips is not None
     for s in report.settings:
         relative, saving = s.energy_relative, s.saving
-        rows.append(
-            {
-                "setting": s.label,
-                "V_gate per layer (V)": _joined(s.v_gate.values(), ".2f"),
-                "crossbar %": 100 * s.crossbar_accuracy,
-                "vs software (pp)": 100 * (s.crossbar_accuracy - report.software_accuracy),
-                "energy pJ": s.energy_j * PICO,
-                "relative": float("nan") if relative is None else relative,
-                "saving %": float("nan") if saving is None else 100 * saving,
-                "linear share per layer": _joined(s.linear_share.values(), ".3f"),
-                "K per layer": _joined(s.fast_path_k.values(), "d"),
-            }
-        )
-    columns = ["setting", "V_gate per layer (V)", *_SETTING_FORMATS]
-    return frame(rows, [*columns, "linear share per layer", "K per layer"])
+        row = {
+            "setting": s.label,
+            "V_gate per layer (V)": _joined(s.v_gate.values(), ".2f"),
+            "crossbar %": 100 * s.crossbar_accuracy,
+            "vs software (pp)": 100 * (s.crossbar_accuracy - report.software_accuracy),
+            **(_chip_columns(s.chips) if chips else {}),
+            "energy pJ": s.energy_j * PICO,
+            "relative": float("nan") if relative is None else relative,
+            "saving %": float("nan") if saving is None else 100 * saving,
+            "linear share per layer": _joined(s.linear_share.values(), ".3f"),
+            "K per layer": _joined(s.fast_path_k.values(), "d"),
+        }
+        rows.append(row)
+    columns = list(_setting_formats(chips))
+    return frame(
+        rows, ["setting", "V_gate per layer (V)", *columns, "linear share per layer", "K per layer"]
+    )
+
+
+def _setting_formats(chips: bool) -> dict[str, str]:
+    """The per-setting table's number columns, in order, and their console formats."""
+    formats = dict(_SETTING_FORMATS)
+    if not chips:
+        return formats
+    head = {k: formats.pop(k) for k in ("crossbar %", "vs software (pp)")}
+    return {**head, **_CHIP_FORMATS, **formats}
+
+
+def variation_text(report: MapReport) -> str | None:
+    """One line on the Monte Carlo: the chips (count, seeds), what was drawn per chip, and that
+    "crossbar %" is the nominal chip; None without chips."""
+    if report.chips is None:
+        return None
+    seeds = report.chips
+    first, last = seeds[0], seeds[-1]
+    drawn = variation_words(getattr(report.mapping, "variation", None))
+    return (
+        f"Monte Carlo over {len(seeds)} chip{'s' if len(seeds) > 1 else ''} (seeds "
+        f"{first}..{last}): {drawn}; 'crossbar %' is the nominal chip (no variation), std is "
+        "the sample standard deviation over the chips"
+    )
+
+
+def variation_words(variation: object) -> str:
+    """What a :class:`~neatxbar.mapping.config.Variation` draws, in words ("no variation" when
+    it draws nothing)."""
+    if variation is None:
+        return "no variation"
+    parts = []
+    sigma = getattr(variation, "programming_sigma", 0.0)
+    if sigma:
+        parts.append(f"programming sigma {100 * sigma:g} % ({variation.distribution})")
+    if getattr(variation, "read_noise_sigma", 0.0):
+        parts.append(f"read noise {100 * variation.read_noise_sigma:g} %")
+    if getattr(variation, "stuck_on", 0.0):
+        parts.append(f"stuck-on {100 * variation.stuck_on:g} %")
+    if getattr(variation, "stuck_off", 0.0):
+        parts.append(f"stuck-off {100 * variation.stuck_off:g} %")
+    if getattr(variation, "mismatch", 0.0):
+        parts.append(f"threshold mismatch {variation.mismatch:g} x the card's sigma_Vt")
+    return ", ".join(parts) if parts else "no variation (every chip is the nominal one)"
 
 
 def layers_frame(report: MapReport) -> pd.DataFrame:
@@ -151,13 +218,16 @@ def report_text(report: MapReport) -> str:
         f"images), software accuracy {100 * report.software_accuracy:.2f} %"
     )
     notes = (
-        f"LUT {report.lut}; layers {', '.join(layers)}; weight scales: "
-        f"{report.scale_source}; energy per inference over {report.energy_samples} test "
-        f"inputs vs every layer at {report.baseline_v_gate:g} V"
+        f"LUT {report.lut} at {report.temperature_c:g} C; layers {', '.join(layers)}; "
+        f"weight scales: {report.scale_source}; energy per inference over "
+        f"{report.energy_samples} test inputs vs every layer at {report.baseline_v_gate:g} V"
     )
     wired = wires_text(report.mapping)
     lines = [head, notes] if wired is None else [head, notes, wired, ENERGY_WITHOUT_WIRES]
-    return "\n".join([*lines, to_text(settings_frame(report), formats=_SETTING_FORMATS)])
+    chips = variation_text(report)
+    lines += [] if chips is None else [chips]
+    formats = _setting_formats(report.chips is not None)
+    return "\n".join([*lines, to_text(settings_frame(report), formats=formats)])
 
 
 def layers_csv(report: MapReport) -> str:

@@ -128,7 +128,7 @@ def test_compute_fit_changes_nothing_and_write_fit_cleans_up_on_failure(
     paper_copy: Path,
 ) -> None:
     before = _digest(paper_copy)
-    region, grids = compute_fit(paper_copy, 0.03)
+    (region,), grids = compute_fit(paper_copy, 0.03)  # one temperature: one region
     assert grids.shape[2] == region.g_max_s.size and _digest(paper_copy) == before
     broken = dataclasses.replace(region, g_max_s=None)  # h5py cannot write None
     with pytest.raises(TypeError):

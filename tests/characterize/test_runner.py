@@ -63,13 +63,13 @@ def test_lut_equals_a_direct_sweep_and_is_complete(reference: Path) -> None:
     direct = sweep_cells(
         spec.conductances[:2], spec.v_in.values(), spec.v_gate.values(), spec.cell_transistor()
     )
-    np.testing.assert_array_equal(_current(reference)[:2], direct)
+    np.testing.assert_array_equal(_current(reference)[0, 0, :2], direct)
     with h5py.File(reference, "r") as f:
         assert np.all(f["status"][()] == 0)
         assert f.attrs["spec_sha256"] == spec.sha256()
-        assert f["linear_region/g_max"].shape == (3,)
+        assert f["linear_region/g_max"].shape == (1, 3)  # (temperature, V_gate)
         energy = f["energy/read_energy"][()]
-        expected = 10e-9 * f["grid/v_in"][()][None, :, None] * f["current"][()]
+        expected = 10e-9 * f["grid/v_in"][()][:, None] * f["current"][()]
         np.testing.assert_allclose(energy, expected)
     assert not partial_path(reference).exists()
 
@@ -144,7 +144,7 @@ def test_cli_refuses_a_spec_mismatch_in_one_line_and_overwrites_on_request(
     assert "another spec" in refused.output and refused.output.strip().count("\n") == 0
     forced = _invoke(spec_file, out, "--overwrite")
     assert forced.exit_code == 0, forced.output
-    assert _current(out).shape == (5, 6, 3)
+    assert _current(out).shape == (1, 1, 5, 6, 3)
 
 
 def _default_sigint() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from neatxbar.characterize.spec import load_preset, load_spec, parse_spec, preset_names
@@ -141,3 +142,78 @@ def test_a_grid_too_large_is_refused_up_front_with_the_limit_and_how_to_split() 
             "chunk_size = 4096\n"
             + BASE.replace("num = 4", "num = 2000").replace("num = 6", "num = 2001")
         )
+
+
+# --- temperatures and threshold shifts -----------------------------------------------------
+
+A_VT = '[transistor]\na_vt_mv_um = 1.5\na_vt_source = "test"\n'
+
+
+def test_without_the_new_tables_a_spec_has_one_temperature_and_no_shift() -> None:
+    spec = parse_spec(BASE)
+    assert spec.temperatures_c.tolist() == [27.0] and spec.delvto_v.tolist() == [0.0]
+    assert spec.sigma_vt_v == 0.0
+    # the hash of a spec without the new tables is what it was (files made before them match)
+    assert "temperature" not in spec.plain() and "mismatch" not in spec.plain()
+    assert "a_vt_mv_um" not in spec.plain()["transistor"]
+
+
+def test_axes_parse_into_the_pelgrom_shift_grid() -> None:
+    text = BASE + A_VT + "[temperature]\nvalues_c = [-40, 27, 125]\n[mismatch]\nnum = 5\n"
+    spec = parse_spec(text + "span_sigma = 2.0\n")
+    sigma = 1.5e-9 / (450e-9 * 45e-9) ** 0.5  # A_Vt / sqrt(W L), V
+    assert spec.sigma_vt_v == pytest.approx(sigma, rel=1e-12)
+    assert spec.temperatures_c.tolist() == [-40.0, 27.0, 125.0]
+    grid = spec.delvto_v
+    assert grid.tolist() == pytest.approx([-2 * sigma, -sigma, 0.0, sigma, 2 * sigma], rel=1e-12)
+    assert grid[2] == 0.0 and np.array_equal(grid, -grid[::-1])
+    assert parse_spec(text + "span_sigma = 2.5\n").sha256() != spec.sha256()
+
+
+@pytest.mark.parametrize(
+    ("tables", "message"),
+    [
+        ("[temperature]\nvalues_c = []", "temperature.values_c must be a non-empty list"),
+        ("[temperature]\nvalues_c = [85, 27]", "strictly increasing"),
+        ("[temperature]\nvalues_c = [27, 27]", "strictly increasing"),
+        ("[temperature]\nvalues_c = [27, 'hot']", r"temperature.values_c\[1\]"),
+        ("[temperature]\nvalues_c = [27, 1000]", r"temperature.values_c\[1\]"),
+        ("[temperature]\nvalues_c = 27", "non-empty list"),
+        ("[temperature]\nvalue_c = [27]", "unknown key temperature.value_c"),
+        (A_VT + "[mismatch]\nnum = 4\nspan_sigma = 3.0", "mismatch.num must be odd"),
+        (A_VT + "[mismatch]\nnum = 0\nspan_sigma = 3.0", "mismatch.num"),
+        (A_VT + "[mismatch]\nnum = 3\nspan_sigma = 0.0", "span_sigma > 0"),
+        (A_VT + "[mismatch]\nnum = 1\nspan_sigma = 3.0", "span_sigma > 0"),
+        (A_VT + "[mismatch]\nnum = 3\nspan_sigma = nan", "mismatch.span_sigma"),
+        (A_VT + "[mismatch]\nnum = 3\nspan_sigma = 11.0", "mismatch.span_sigma"),
+        ("[mismatch]\nnum = 9\nspan_sigma = 3.0", r"\[mismatch\] needs transistor.a_vt_mv_um"),
+        ("[transistor]\na_vt_mv_um = 1.5", "a_vt_source must say where"),
+        ('[transistor]\na_vt_mv_um = -1\na_vt_source = "x"', "transistor.a_vt_mv_um"),
+        ('[transistor]\na_vt_mv_um = inf\na_vt_source = "x"', "transistor.a_vt_mv_um"),
+        ("[transistor]\na_vt_mv_um = 1.5\na_vt_source = 3", "transistor.a_vt_source"),
+        (
+            '[transistor]\na_vt_mv_um = 90\na_vt_source = "x"\nw_m = 1e-8\nl_m = 1e-8\n'
+            "[mismatch]\nnum = 3\nspan_sigma = 10.0",
+            "more than the 1 V",
+        ),
+    ],
+)
+def test_bad_axes_are_refused_in_one_line(tables: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as error:
+        parse_spec(BASE + tables)
+    assert "\n" not in str(error.value)
+
+
+def test_the_axes_count_in_the_size_limit() -> None:
+    big = BASE.replace("num = 4", "num = 4000").replace("num = 6", "num = 101")
+    parse_spec(big.replace("num = 3", "num = 40"))  # 16.2 M points: fine
+    with pytest.raises(ConfigError, match="temperatures x shifts"):
+        parse_spec(big.replace("num = 3", "num = 40") + "[temperature]\nvalues_c = [27, 85]")
+
+
+def test_the_paper_preset_states_its_axes_and_the_source_of_a_vt() -> None:
+    spec, _ = load_preset("paper")
+    assert spec.temperatures_c.tolist() == [27.0, 85.0] and spec.delvto_v.size == 9
+    assert spec.transistor.a_vt_mv_um == 1.25 and "Pelgrom" in spec.transistor.a_vt_source
+    assert spec.sigma_vt_v == pytest.approx(1.25e-9 / (4.729e-7 * 45e-9) ** 0.5)
+    assert spec.delvto_v[-1] == pytest.approx(3 * spec.sigma_vt_v)

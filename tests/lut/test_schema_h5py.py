@@ -1,6 +1,8 @@
-"""The LUTs of `make characterize`, checked against the neat-lut/1 contract with plain h5py.
+"""The LUTs of `neat characterize`, checked against the neat-lut/2 contract with plain h5py.
 
-This test reads the files as a user would, without importing the package's reader.
+This test reads the files as a user would, without importing the package's reader. The `paper`
+file is the paper preset at its nominal point (27 degC, no shift axis; tests/conftest.py says
+why): the preset's axes are checked on a smaller grid by tests/lut/test_axes.py.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from conftest import paper_variant
 
 ROOT_ATTRS = {
     "schema",
@@ -24,16 +27,23 @@ ROOT_ATTRS = {
     "cell_netlist",
     "transistor",
     "tolerance",
+    "sigma_vt_v",
 }
 
 
 @pytest.fixture(scope="module", params=["quick", "paper"])
 def lut(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The preset's LUT, made by the same command as `make characterize`."""
-    out = tmp_path_factory.mktemp("luts") / f"{request.param}.h5"
+    folder = tmp_path_factory.mktemp("luts")
+    out = folder / f"{request.param}.h5"
     neat = Path(sys.executable).parent / "neat"
+    source = ["--preset", "quick"]
+    if request.param == "paper":
+        spec = folder / "paper.toml"
+        spec.write_text(paper_variant(axes=False)[1])
+        source = ["--spec", str(spec)]
     subprocess.run(
-        [str(neat), "characterize", "--preset", request.param, "--out", str(out), "--no-progress"],
+        [str(neat), "characterize", *source, "--out", str(out), "--no-progress"],
         check=True,
         capture_output=True,
     )
@@ -43,7 +53,9 @@ def lut(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 def test_root_attributes(lut: Path) -> None:
     with h5py.File(lut, "r") as f:
         assert set(f.attrs) >= ROOT_ATTRS
-        assert f.attrs["schema"] == "neat-lut/1"
+        assert f.attrs["schema"] == "neat-lut/2"
+        sigma = float(f.attrs["sigma_vt_v"])
+        assert sigma == (pytest.approx(8.5688e-3, rel=1e-4) if lut.stem == "paper" else 0.0)
         assert len(f.attrs["spec_sha256"]) == 64
         assert ".model" in f.attrs["cell_netlist"] and ".end" in f.attrs["cell_netlist"]
         transistor = json.loads(f.attrs["transistor"])
@@ -61,16 +73,20 @@ def test_grids_are_increasing_float64_with_units(lut: Path) -> None:
             assert np.all(np.diff(grid[()]) > 0)
         g = f["grid/conductance"][()]
         assert g[0] == pytest.approx(1 / 300e3) and g[-1] == pytest.approx(1 / 30e3)
+        assert f["grid/temperature_c"][()].tolist() == [27.0]
+        assert f["grid/temperature_c"].attrs["units"] == "degC"
+        assert f["grid/delvto"][()].tolist() == [0.0] and f["grid/delvto"].attrs["units"] == "V"
 
 
 def test_current_status_and_energy(lut: Path) -> None:
     with h5py.File(lut, "r") as f:
-        shape = tuple(f[f"grid/{n}"].size for n in ("conductance", "v_in", "v_gate"))
+        names = ("temperature_c", "delvto", "conductance", "v_in", "v_gate")
+        shape = tuple(f[f"grid/{n}"].size for n in names)
         current, status = f["current"], f["status"]
         assert current.shape == shape and current.dtype == np.float64
         assert status.shape == shape and status.dtype == np.uint8
         assert np.all(status[()] == 0)
-        i = current[()]
+        i = current[0, 0]
         assert np.all(np.isfinite(i))
         g = f["grid/conductance"][()][:, None, None]
         v = f["grid/v_in"][()][None, :, None]
@@ -85,7 +101,8 @@ def test_linear_region_bounds(lut: Path) -> None:
     with h5py.File(lut, "r") as f:
         n_vg = f["grid/v_gate"].size
         g_max, w_max = f["linear_region/g_max"][()], f["linear_region/w_max"][()]
-        assert g_max.shape == w_max.shape == (n_vg,)
+        assert g_max.shape == w_max.shape == (1, n_vg)
+        g_max, w_max = g_max[0], w_max[0]
         assert np.all((w_max >= 0) & (w_max <= 1))
         assert np.all(np.diff(g_max) >= 0)  # more gate drive, a wider linear region
         v_gate = f["grid/v_gate"][()]

@@ -87,11 +87,11 @@ def _negated_current(f: h5py.File, root: Path) -> None:
 
 
 def _nan_current(f: h5py.File, root: Path) -> None:
-    f["current"][2, 3, 4] = np.nan
+    f["current"][0, 0, 2, 3, 4] = np.nan
 
 
 def _inf_current(f: h5py.File, root: Path) -> None:
-    f["current"][2, 3, 4] = np.inf
+    f["current"][0, 0, 2, 3, 4] = np.inf
 
 
 def _negative_conductances(f: h5py.File, root: Path) -> None:
@@ -103,15 +103,15 @@ def _zero_conductance(f: h5py.File, root: Path) -> None:
 
 
 def _nan_g_max(f: h5py.File, root: Path) -> None:
-    f["linear_region/g_max"][0] = np.nan
+    f["linear_region/g_max"][0, 0] = np.nan
 
 
 def _nan_w_max(f: h5py.File, root: Path) -> None:
-    f["linear_region/w_max"][1] = np.nan
+    f["linear_region/w_max"][0, 1] = np.nan
 
 
 def _w_max_above_one(f: h5py.File, root: Path) -> None:
-    f["linear_region/w_max"][1] = 3.0
+    f["linear_region/w_max"][0, 1] = 3.0
 
 
 def _int_status(f: h5py.File, root: Path) -> None:
@@ -193,6 +193,74 @@ def _spec_not_text(f: h5py.File, root: Path) -> None:
     f.attrs["spec"] = np.arange(3)
 
 
+# --- the axes of neat-lut/2 ----------------------------------------------------------------
+
+
+def _nan_temperature(f: h5py.File, root: Path) -> None:
+    f["grid/temperature_c"][0] = np.nan
+
+
+def _temperature_below_absolute_zero(f: h5py.File, root: Path) -> None:
+    f["grid/temperature_c"][0] = -300.0
+
+
+def _delvto_without_zero(f: h5py.File, root: Path) -> None:
+    f["grid/delvto"][...] = f["grid/delvto"][()] + 1e-3
+
+
+def _delvto_decreasing(f: h5py.File, root: Path) -> None:
+    f["grid/delvto"][...] = f["grid/delvto"][()][::-1]
+
+
+def _delvto_of_volts(f: h5py.File, root: Path) -> None:
+    f["grid/delvto"][...] = f["grid/delvto"][()] * 1e3  # mV stored as V: 10 V shifts
+
+
+def _string_temperatures(f: h5py.File, root: Path) -> None:
+    _replace(f, "grid/temperature_c", data=["27", "85"], dtype=h5py.string_dtype())
+
+
+def _current_without_axes(f: h5py.File, root: Path) -> None:
+    _replace(f, "current", data=f["current"][0, 1])  # the v1 shape in a v2 file
+
+
+def _status_without_axes(f: h5py.File, root: Path) -> None:
+    _replace(f, "status", data=f["status"][0, 1])
+
+
+def _g_max_without_temperature(f: h5py.File, root: Path) -> None:
+    _replace(f, "linear_region/g_max", data=f["linear_region/g_max"][0])
+
+
+def _energy_without_axes(f: h5py.File, root: Path) -> None:
+    data = f.create_dataset("energy/read_energy", data=f["current"][0, 0] * 1e-8)
+    data.attrs["read_time_s"] = 1e-8
+
+
+def _huge_declared_delvto(f: h5py.File, root: Path) -> None:
+    _replace(f, "grid/delvto", shape=(2**40,), dtype="f8", chunks=(1024,))
+
+
+def _sigma_vt_nan(f: h5py.File, root: Path) -> None:
+    f.attrs["sigma_vt_v"] = np.nan
+
+
+def _sigma_vt_negative(f: h5py.File, root: Path) -> None:
+    f.attrs["sigma_vt_v"] = -0.01
+
+
+def _sigma_vt_missing(f: h5py.File, root: Path) -> None:
+    del f.attrs["sigma_vt_v"]
+
+
+def _unknown_schema(f: h5py.File, root: Path) -> None:
+    f.attrs["schema"] = "neat-lut/3"
+
+
+def _v1_with_axes(f: h5py.File, root: Path) -> None:
+    f.attrs["schema"] = "neat-lut/1"  # a v1 file has 3-D tables: these 5-D ones are refused
+
+
 TAMPERED: dict[str, Tamper] = {
     "current is a group": _current_as_group,
     "linear_region/g_max missing": _no_g_max,
@@ -226,11 +294,33 @@ TAMPERED: dict[str, Tamper] = {
     "transistor nested deep": _transistor_deep,
     "read time NaN": _read_time_nan,
     "spec not text": _spec_not_text,
+    "NaN temperature": _nan_temperature,
+    "temperature below absolute zero": _temperature_below_absolute_zero,
+    "delvto without 0 V": _delvto_without_zero,
+    "delvto decreasing": _delvto_decreasing,
+    "delvto of 10 V": _delvto_of_volts,
+    "temperatures as strings": _string_temperatures,
+    "current without the axes": _current_without_axes,
+    "status without the axes": _status_without_axes,
+    "g_max without the temperature axis": _g_max_without_temperature,
+    "read energy without the axes": _energy_without_axes,
+    "a huge declared delvto grid": _huge_declared_delvto,
+    "sigma_vt NaN": _sigma_vt_nan,
+    "sigma_vt negative": _sigma_vt_negative,
+    "sigma_vt missing": _sigma_vt_missing,
+    "an unknown schema": _unknown_schema,
+    "schema 1 with the axes": _v1_with_axes,
 }
 
 
+def _shifted(t: np.ndarray, d: np.ndarray, g: np.ndarray, v: np.ndarray, vg: np.ndarray):
+    """A plausible table with axes: the ideal current, lowered by a shift and by heat."""
+    return g * v * (1 - 0.5 * d - 1e-4 * (t - 27)) + 0 * vg
+
+
 def _tampered(root: Path, case: str) -> Path:
-    path = write_lut(root / "tampered.h5", ideal)
+    axes = {"temperature_c": np.array([27.0, 85.0]), "delvto": np.array([-0.01, 0.0, 0.01])}
+    path = write_lut(root / "tampered.h5", _shifted, **axes, sigma_vt_v=5e-3)
     with h5py.File(path, "r+") as f:
         TAMPERED[case](f, root)
     return path
@@ -262,6 +352,9 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_untampered_file_loads(tmp_path: Path) -> None:
     lut = CellLUT.load(write_lut(tmp_path / "fine.h5", ideal))
     assert lut.table.shape == (9, 11, 13) and lut.transistor == {}
+    axes = {"temperature_c": np.array([27.0, 85.0]), "delvto": np.array([-0.01, 0.0, 0.01])}
+    lut = CellLUT.load(write_lut(tmp_path / "axes.h5", _shifted, **axes, sigma_vt_v=5e-3))
+    assert lut.shift_table.shape == (3, 9, 11, 13) and lut.sigma_vt_v == 5e-3
 
 
 @pytest.mark.parametrize("case", list(TAMPERED))
