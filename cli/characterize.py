@@ -39,6 +39,11 @@ def _paper_column(v_gate: float) -> str:
     return ""
 
 
+#: The temperature (degC) the paper's reported cut-offs are shown at (the paper states none:
+#: nominal conditions assumed).
+NOMINAL_C = 27.0
+
+
 def _micro(g: float) -> str:
     return "none" if math.isinf(g) else f"{g * 1e6:.2f}"
 
@@ -64,10 +69,14 @@ def region_rows(region: LinearRegion, v_gate: list[float]) -> list[dict[str, obj
 
 
 def region_text(
-    region: LinearRegion, v_gate: list[float], offered: list[float] | None = None
+    region: LinearRegion,
+    v_gate: list[float],
+    offered: list[float] | None = None,
+    paper: bool = True,
 ) -> str:
     """The bounds as a console table: the rows of the ``offered`` gate voltages (V) only, when
-    they are fewer than the grid's (the --json output has every row)."""
+    they are fewer than the grid's (the --json output has every row); the paper's reported
+    cut-offs beside them when ``paper`` (they are the nominal temperature's)."""
     rows = region_rows(region, v_gate)
     shown = rows
     if offered is not None and len(offered) < len(v_gate):
@@ -80,7 +89,7 @@ def region_text(
             "g_max (uS)": row["g_max_s"] * 1e6,
             "w_max": row["w_max"],
             "cut-off (uS)": _micro(row["crossing_s"]),
-            "paper (uS, reported)": row["paper_reported_us"],
+            **({"paper (uS, reported)": row["paper_reported_us"]} if paper else {}),
         }
         for row in shown
     )
@@ -111,7 +120,8 @@ def regions_text(
     if len(regions) == 1:
         return region_text(regions[0], v_gate, offered)
     return "\n".join(
-        f"at {t:g} degC (0 V threshold shift): " + region_text(region, v_gate, offered)
+        f"at {t:g} degC (0 V threshold shift): "
+        + region_text(region, v_gate, offered, paper=math.isclose(t, NOMINAL_C))
         for t, region in zip(temperatures_c, regions, strict=True)
     )
 

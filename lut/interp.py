@@ -264,6 +264,25 @@ class CellLUT:
             temperatures_c=tuple(float(x) for x in grids.temperature_c),
         )
 
+    def at_temperature(self, temperature_c: float | None) -> CellLUT:
+        """This LUT read at ``temperature_c`` (degC): itself when it is read there (or for
+        None), else its file loaded again at that temperature (:meth:`load`).
+
+        Raises
+        ------
+        LUTError
+            ``temperature_c`` not on the file's temperature grid (the message lists them), or
+            another temperature asked of a LUT that is not from a file.
+        """
+        if temperature_c is None or abs(self.temperature_c - temperature_c) <= 1e-9:
+            return self
+        if self.path is None:
+            raise LUTError(
+                f"the LUT (not from a file) is read at {self.temperature_c:g} C, not "
+                f"{temperature_c:g} C; load it from its file at that temperature"
+            )
+        return CellLUT.load(self.path, temperature_c=temperature_c)
+
     def _offered_indices(
         self, offered: Sequence[float] | np.ndarray | None, path: Path | None
     ) -> tuple[int, ...]:

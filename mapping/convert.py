@@ -3,6 +3,7 @@ twin (by default every Linear and Conv2d)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -30,9 +31,11 @@ __all__ = [
     "ConversionMap",
     "TwinFactory",
     "chips",
+    "chips_kept",
     "convert",
     "crossbar_layers",
     "describe",
+    "draws_chips",
     "set_chip",
 ]
 
@@ -164,20 +167,35 @@ def set_chip(model: nn.Module, seed: int) -> None:
             module.chip_seed = seed
 
 
+def draws_chips(model: nn.Module) -> bool:
+    """True when some crossbar twin of ``model`` draws a chip (its mapping has programming
+    variation, stuck cells or mismatch): then :func:`set_chip` changes what it computes."""
+    return any(
+        isinstance(m, _CrossbarMapping) and m.config.variation.per_chip for m in model.modules()
+    )
+
+
+@contextlib.contextmanager
+def chips_kept(model: nn.Module) -> Iterator[None]:
+    """A block after which every crossbar twin of ``model`` is back on the chip it was on."""
+    before = {m: m.chip_seed for m in model.modules() if isinstance(m, _CrossbarMapping)}
+    try:
+        yield
+    finally:
+        for module, seed in before.items():
+            module.chip_seed = seed
+
+
 def chips(model: nn.Module, seeds: Iterable[int]) -> Iterator[int]:
     """Iterate over chips: before yielding each seed of ``seeds``, make ``model`` that chip
     (:func:`set_chip`); afterwards every twin is back on the chip it was on.
 
     Example: ``[evaluate(twin, test_set) for _ in chips(twin, range(seed, seed + n))]``.
     """
-    before = {m: m.chip_seed for m in model.modules() if isinstance(m, _CrossbarMapping)}
-    try:
+    with chips_kept(model):
         for seed in seeds:
             set_chip(model, seed)
             yield seed
-    finally:
-        for module, seed in before.items():
-            module.chip_seed = seed
 
 
 def _naming_layer(error: NeatError, name: str) -> NeatError:

@@ -4,8 +4,9 @@ A chip is a seed (:attr:`~neatxbar.mapping.config.Variation.seed`). Every crossb
 cells' errors from generators seeded by (chip seed, the layer's index among the model's crossbar
 layers, the effect), in the shape of its weight (one draw for G+ and one for G- of every weight),
 so the same seed gives the same chip, whatever else the model computes, and switching one effect
-on or off leaves the others' draws unchanged. The draws are made in float64 on the CPU (the same
-chip on every device) and do not depend on the weights: a chip is a property of the hardware.
+on or off leaves the others' draws unchanged. The draws are made on the CPU (float32, used in
+float64: the same chip on every device) and do not depend on the weights: a chip is a property of
+the hardware.
 
 - programming variation: G' = G (1 + sigma z) (Gaussian) or G exp(sigma z) (log-normal, median G),
   z standard normal per cell, clipped to [G_min, G_on];
@@ -110,10 +111,9 @@ def draw_chip(
 
     def pair(effect: int, uniform: bool) -> tuple[torch.Tensor, torch.Tensor]:
         gen = generator(seed, layer_index, effect)
-        if uniform:
-            values = torch.rand((2, *shape), generator=gen, dtype=torch.float64)
-        else:
-            values = torch.randn((2, *shape), generator=gen, dtype=torch.float64)
+        # drawn in float32 (4x faster than float64 on the CPU), used in float64
+        draw = torch.rand if uniform else torch.randn
+        values = draw((2, *shape), generator=gen, dtype=torch.float32).double()
         return values[0], values[1]
 
     programming = pair(PROGRAMMING, False) if variation.programming_sigma > 0 else None

@@ -8,10 +8,9 @@ nccl on CUDA) and each process trains on its shard.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -22,8 +21,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from neatxbar.core.config import ConfigError
 from neatxbar.core.progress import ProgressBar, progress_bar
 from neatxbar.mapping.config import check_config_numbers
-from neatxbar.mapping.convert import set_chip
-from neatxbar.mapping.layers import _CrossbarMapping
+from neatxbar.mapping.convert import chips_kept, draws_chips, set_chip
 from neatxbar.mapping.variation import training_chip_seed
 
 OPTIMIZERS = ("adam", "sgd")
@@ -232,7 +230,8 @@ def train(
         total=steps_total, desc=description, disable=not (progress and rank0), unit="step"
     )
     loss_fn = nn.CrossEntropyLoss()
-    with _chips_restored(model if config.chip_per_step else None) as chip_layers:
+    per_step = config.chip_per_step and draws_chips(model)
+    with chips_kept(model):
         for epoch in range(config.epochs):
             if isinstance(data.sampler, DistributedSampler):
                 data.sampler.set_epoch(epoch)
@@ -243,7 +242,7 @@ def train(
             for x, y in data:
                 if history.steps >= steps_total:
                     break
-                if chip_layers:
+                if per_step:
                     set_chip(model, training_chip_seed(config.seed, history.steps))
                 optimizer.zero_grad(set_to_none=True)
                 loss = loss_fn(net(x.to(device)), y.to(device))
@@ -264,24 +263,3 @@ def train(
                 break
     bar.close()
     return history
-
-
-@contextlib.contextmanager
-def _chips_restored(model: nn.Module | None) -> Iterator[list[_CrossbarMapping]]:
-    """The crossbar twins of ``model`` whose mapping draws a chip (per-chip variation; none for
-    None), each put back on its own chip when the block ends."""
-    layers = (
-        []
-        if model is None
-        else [
-            m
-            for m in model.modules()
-            if isinstance(m, _CrossbarMapping) and m.config.variation.per_chip
-        ]
-    )
-    before = [layer.chip_seed for layer in layers]
-    try:
-        yield layers
-    finally:
-        for layer, seed in zip(layers, before, strict=True):
-            layer.chip_seed = seed

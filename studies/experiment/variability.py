@@ -49,21 +49,13 @@ def chip_mapping(config: ExperimentConfig) -> MappingConfig:
     return dataclasses.replace(config.mapping, variation=variation)
 
 
-def lut_at(lut: CellLUT, temperature_c: float) -> CellLUT:
-    """``lut`` read at ``temperature_c`` (degC): itself when it is read there, else its file
-    again; LUTError when the file does not hold that temperature (naming those it holds)."""
-    if abs(lut.temperature_c - temperature_c) <= 1e-9:
-        return lut
-    return CellLUT.load(lut.path, temperature_c=temperature_c)
-
-
 def check_temperatures(exp: ExperimentSpec, lut: CellLUT) -> None:
     """Every temperature of the section on the LUT's temperature grid (LUTError otherwise);
     nothing to check without the section."""
     if not exp.variability:
         return
     for t in exp.variability_temperatures_c:
-        lut_at(lut, float(t))
+        lut.at_temperature(float(t))
 
 
 def check_preset_temperatures(exp: ExperimentSpec, temperatures_c: Sequence[float]) -> None:
@@ -137,7 +129,7 @@ def measure(
         tuple(range(exp.variability_seed, exp.variability_seed + count)),
         progress,
     )
-    luts = {float(t): lut_at(lut, float(t)) for t in exp.variability_temperatures_c}
+    luts = {float(t): lut.at_temperature(float(t)) for t in exp.variability_temperatures_c}
     section = Variability(dataclasses.asdict(mapping.variation), float(lut.sigma_vt_v), len(test))
     for v in exp.variability_v_gates:
         base = next(s for u, s in homogeneous if abs(u - v) <= 1e-9)

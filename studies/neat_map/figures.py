@@ -7,6 +7,7 @@ leave them out."""
 from __future__ import annotations
 
 import itertools
+import textwrap
 from typing import TYPE_CHECKING
 
 from neatxbar.core.files import new_figure
@@ -84,15 +85,20 @@ def _chip_spread(ax: Axes, report: MapReport) -> list[float]:
     return drawn
 
 
+#: Characters per line of a figure title's variation line.
+TITLE_WIDTH = 80
+
+
 def _chips_title(report: MapReport) -> str:
     """A title's line naming the chips and the temperature, or "" without chips."""
     if report.chips is None:
         return ""
     drawn = variation_words(getattr(report.mapping, "variation", None))
-    return (
-        f"\n{len(report.chips)} chips (seeds {report.chips[0]}..{report.chips[-1]}) at "
+    line = (
+        f"{len(report.chips)} chips (seeds {report.chips[0]}..{report.chips[-1]}) at "
         f"{report.temperature_c:g} C: {drawn}"
     )
+    return "\n" + "\n".join(textwrap.wrap(line, TITLE_WIDTH))
 
 
 def accuracy_figure(report: MapReport) -> Figure:

@@ -215,19 +215,8 @@ def _lut_at(lut: CellLUT | Path | str, temperature_c: float | None) -> CellLUT:
     if temperature_c is not None:
         temperature_c = check_temperature(temperature_c)
     if isinstance(lut, CellLUT):
-        same = temperature_c is None or abs(lut.temperature_c - temperature_c) <= 1e-9
-        if same or lut.path is None:
-            return lut if same else _refused_temperature(lut, temperature_c)
-        lut = lut.path
+        return lut.at_temperature(temperature_c)
     return CellLUT.load(lut, temperature_c=temperature_c)
-
-
-def _refused_temperature(lut: CellLUT, temperature_c: float | None) -> CellLUT:
-    """LUTError: an in-memory LUT (no file) cannot be read at another temperature."""
-    raise LUTError(
-        f"the LUT (not from a file) is read at {lut.temperature_c:g} C, not {temperature_c:g} C; "
-        "load it from its file at that temperature"
-    )
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ def runs(
     """The same Monte Carlo twice, one from another seed, and the run without chips."""
     base = tmp_path_factory.mktemp("runs")
     options = ("--chips", "3", "--programming-sigma", "0.3", "--stuck-off", "0.05")
+    options += ("--stuck-on", "0.1")
     return {
         "first": _chips(checkpoint, paper_lut_path, base / "a", *options, "--seed", "5"),
         "again": _chips(checkpoint, paper_lut_path, base / "b", *options, "--seed", "5"),
@@ -85,9 +86,9 @@ def test_the_same_seed_gives_the_same_chips_and_another_seed_other_ones(
         assert c["std"] == pytest.approx(statistics.stdev(c["accuracies"]))
         assert c["worst"] == min(c["accuracies"]) and c["best"] == max(c["accuracies"])
         assert c["accuracies"][c["seeds"].index(c["worst_seed"])] == c["worst"]
-    # 30 % programming variation and 5 % stuck-off cells cost accuracy on some chip
+    # 30 % programming variation, 10 % stuck-on and 5 % stuck-off cells cost accuracy on every chip
     low = first["settings"][0]
-    assert low["chips"]["worst"] < low["crossbar_accuracy"]
+    assert low["chips"]["best"] < low["crossbar_accuracy"]
 
 
 def test_the_summary_records_the_chips_the_variation_and_the_temperature(

@@ -66,6 +66,21 @@ def test_cell_lut_selects_a_temperature(axes_path) -> None:
         CellLUT.load(axes_path, temperature_c=float("nan"))
 
 
+def test_at_temperature_reads_the_file_again_only_for_another_temperature(axes_path) -> None:
+    nominal = CellLUT.load(axes_path)
+    assert nominal.at_temperature(None) is nominal and nominal.at_temperature(27.0) is nominal
+    hot = nominal.at_temperature(85.0)
+    assert hot.temperature_c == 85.0 and not torch.equal(hot.table, nominal.table)
+    with pytest.raises(LUTError, match="no 50 degC"):
+        nominal.at_temperature(50.0)
+    memory = CellLUT(
+        *(t.numpy() for t in (nominal.g_grid, nominal.v_grid, nominal.vg_grid)),
+        nominal.table.numpy(),
+    )
+    with pytest.raises(LUTError, match="not from a file"):
+        memory.at_temperature(85.0)
+
+
 def test_without_27_degc_the_first_temperature_is_the_default(tmp_path) -> None:
     path = write_lut(tmp_path / "hot.h5", shifted, temperature_c=np.array([60.0, 85.0]))
     assert CellLUT.load(path).temperature_c == 60.0
