@@ -88,8 +88,8 @@ def compare(
     Parameters
     ----------
     lut_path
-        A complete ``neat-lut/2`` (or ``neat-lut/1``) file; its stored spec and model card give the transistor
-        ngspice simulates, so both sides use the same cell.
+        A complete ``neat-lut/2`` (or ``neat-lut/1``) file; its stored spec and model card give
+        the transistor ngspice simulates, so both sides use the same cell.
     config
         Sizes, gate voltage, vectors, seed, the trained model; default :class:`CompareConfig`.
     out_dir
