@@ -53,13 +53,28 @@ def lut_command(lut: str, out: str | None) -> None:
     is_flag=True,
     help="Start again if the folder holds another run (removes only that run's files).",
 )
+@click.option(
+    "--temperature",
+    "temperature_c",
+    type=float,
+    help="The LUT's temperature (degC) the rows are measured at; replaces the config's "
+    "experiment.temperature_c [27 C, else the LUT's first].",
+)
 @click.option("--progress/--no-progress", default=True)
-def experiment_command(config_path: str, out: str | None, overwrite: bool, progress: bool) -> None:
+def experiment_command(
+    config_path: str,
+    out: str | None,
+    overwrite: bool,
+    temperature_c: float | None,
+    progress: bool,
+) -> None:
     """Run the NEAT experiment end to end (resumes) and write a Markdown report."""
     from neatxbar.studies.experiment import ExperimentConfig, run_experiment
 
     with user_errors():
         config = ExperimentConfig.from_toml(config_path)
+        if temperature_c is not None:
+            config = config.with_temperature(temperature_c)
         out_dir = Path(out) if out else Path("reports") / config.experiment.name
         result = run_experiment(config, out_dir, overwrite=overwrite, progress=progress)
     click.echo(result.table())

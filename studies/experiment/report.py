@@ -206,8 +206,9 @@ labels; `neatxbar.training.calibration`).
 
 ## How it was run
 
-LUT `{lut.path}` (tolerance {lut.tolerance:.1%}). NEAT: {neat.iterations} iterations x
-{neat.epochs_per_iteration} epochs, Adam lr {neat.lr}, weights clipped into the linear region
+LUT `{lut.path}` (tolerance {lut.tolerance:.1%}) at {lut.temperature_c:g} C. NEAT:
+{neat.iterations} iterations x {neat.epochs_per_iteration} epochs, Adam lr {neat.lr}, weights
+clipped into the linear region
 {"after every step" if neat.clip else "never"}. Training through the emulation:
 {emu.iterations} x {emu.epochs_per_iteration} epochs, Adam lr {emu.lr}, from the software
 model{", with clipping" if emu.clip else ", without clipping"}. Energy: `docs/energy.md`, on the

@@ -108,7 +108,7 @@ def run_experiment(
         raise ConfigError(
             f"experiment.model: no model {exp.model!r}; choose one of {', '.join(MODELS)}"
         )
-    given = CellLUT.load(exp.lut) if exp.lut is not None else None
+    given = CellLUT.load(exp.lut, temperature_c=exp.temperature_c) if exp.lut is not None else None
     _check_gates(exp, given)
     if given is not None:
         check_temperatures(exp, given)
@@ -249,7 +249,7 @@ def _characterized_lut(exp: ExperimentSpec, folder: OutputFolder, progress: bool
     if not path.exists():
         folder.record(LUT_FILES)
         characterize(spec, text, path, progress=progress)
-    return CellLUT.load(path)
+    return CellLUT.load(path, temperature_c=exp.temperature_c)
 
 
 def _shape(splits: DatasetSplits) -> dict[str, int]:

@@ -8,6 +8,7 @@ One TOML holds the tables ``[experiment]`` (:class:`ExperimentSpec`), ``[train]`
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -62,6 +63,10 @@ class ExperimentSpec:
         The data-driven selection's allowed accuracy loss (fraction, [0, 1)).
     seed
         Seeds the dataset split and the software model.
+    temperature_c
+        The LUT's temperature (degC, on its temperature grid) every row is measured at, except
+        the variability section's own; None: 27 C when the LUT holds it, else its first. NEAT's
+        bounds and the energy are that temperature's.
     wire_ohm, wire_v_gates, wire_samples
         Above 0 ohm: rows with wires of this resistance per row and column segment (the
         ``[mapping]`` table's ``path``: ``"fast"`` the wired fast path, ``"exact"`` the reference
@@ -113,6 +118,7 @@ class ExperimentSpec:
     coverage: float = 0.995
     accuracy_budget: float = 0.01
     seed: int = 0
+    temperature_c: float | None = None
     wire_ohm: float = 0.0
     wire_v_gates: list[float] = field(default_factory=list)
     wire_samples: int | None = None
@@ -144,6 +150,8 @@ class ExperimentSpec:
         check_config_numbers(self, "experiment")
         if not 0 < self.coverage <= 1:
             raise ConfigError(f"experiment.coverage must be in (0, 1], got {self.coverage}")
+        if self.temperature_c is not None:
+            check_number("experiment.temperature_c (C)", self.temperature_c, low=-273.15)
         if not self.wire_ohm >= 0:
             raise ConfigError(f"experiment.wire_ohm must be >= 0 ohm, got {self.wire_ohm}")
         if self.wire_samples is not None and self.wire_samples < 1:
@@ -300,6 +308,11 @@ class ExperimentConfig:
         }
         check_tables(path, homes, "experiment config")
         return from_toml_file(cls, path)
+
+    def with_temperature(self, temperature_c: float) -> ExperimentConfig:
+        """This config measured at the LUT's ``temperature_c`` (degC), validated."""
+        exp = dataclasses.replace(self.experiment, temperature_c=temperature_c)
+        return dataclasses.replace(self, experiment=exp).validate()
 
     def sha256(self) -> str:
         """A hash of every setting: a rerun resumes only a run of the same config."""

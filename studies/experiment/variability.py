@@ -59,15 +59,17 @@ def check_temperatures(exp: ExperimentSpec, lut: CellLUT) -> None:
 
 
 def check_preset_temperatures(exp: ExperimentSpec, temperatures_c: Sequence[float]) -> None:
-    """Every temperature of the section among the preset's ``temperatures_c`` (degC), before
-    the preset is characterized; ConfigError naming them otherwise."""
-    if not exp.variability:
-        return
-    for t in exp.variability_temperatures_c:
+    """The experiment's ``temperature_c`` and every temperature of the section among the
+    preset's ``temperatures_c`` (degC), before the preset is characterized; ConfigError naming
+    them otherwise."""
+    asked = [("temperature_c", exp.temperature_c)] if exp.temperature_c is not None else []
+    if exp.variability:
+        asked += [("variability_temperatures_c", t) for t in exp.variability_temperatures_c]
+    for name, t in asked:
         if not any(abs(float(t) - u) <= 1e-9 for u in temperatures_c):
             held = ", ".join(f"{u:g}" for u in temperatures_c)
             raise ConfigError(
-                f"experiment.variability_temperatures_c: {t:g} C is not a temperature of preset "
+                f"experiment.{name}: {t:g} C is not a temperature of preset "
                 f"{exp.preset!r} ({held} C); choose among them or give a LUT that holds it"
             )
 

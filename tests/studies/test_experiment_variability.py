@@ -183,6 +183,10 @@ def test_without_chips_there_is_no_section(tmp_path: Path, variation_lut: Path) 
         ),
         (("variability_samples = 120", "variability_samples = 0"), "variability_samples"),
         (
+            ("variability_samples = 120", "variability_samples = 120\ntemperature_c = 60.0"),
+            "no 60 degC",
+        ),
+        (
             (
                 "clip = true\nhardware_in_the_loop = true",
                 "clip = true\nhardware_in_the_loop = false",
@@ -200,6 +204,7 @@ def test_without_chips_there_is_no_section(tmp_path: Path, variation_lut: Path) 
         "no-temperatures",
         "temperature-not-in-the-lut",
         "no-samples",
+        "experiment-temperature-not-in-the-lut",
         "noise-aware-without-emulation",
     ],
 )
@@ -216,3 +221,22 @@ def test_bad_variability_settings_exit_2_with_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (out / "software.pt").exists()
+
+
+def test_the_report_says_its_temperature_and_the_option_replaces_the_configs(
+    experiment: Path, variation_lut: Path, tmp_path: Path
+) -> None:
+    assert f"LUT `{variation_lut}` (tolerance" in (experiment / "report.md").read_text()
+    assert "at 27 C. NEAT:" in (experiment / "report.md").read_text()
+    config = tmp_path / "hot.toml"
+    text = CONFIG.format(lut=variation_lut).replace(
+        "variability_chips = 3", "variability_chips = 0"
+    )
+    config.write_text(text.replace("neat_v_gates = [0.75]", "neat_v_gates = []"))
+    run = ["report", "experiment", "--config", str(config), "--no-progress", "--temperature"]
+    result = CliRunner().invoke(cli, [*run, "85", "--out", str(tmp_path / "hot")])
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "hot" / "report.md").read_text()
+    assert "at 85 C. NEAT:" in report
+    bad = CliRunner().invoke(cli, [*run, "60", "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "no 60 degC" in bad.stderr, bad.output
