@@ -169,19 +169,21 @@ def _chip_group(ax: Axes, rows: list[ChipAccuracy], x: float, width: float, colo
     """One model at one temperature at ``x``: every chip as a point, the mean +- std, the worst
     chip and the nominal chip."""
     for row in rows:
-        n = len(row.accuracies)
+        n = len(row.chips.accuracies)
         xs = [x + width * ((i + 0.5) / n - 0.5) for i in range(n)]
-        ax.scatter(xs, [100 * a for a in row.accuracies], s=9, alpha=0.45, color=color, zorder=2)
+        ax.scatter(
+            xs, [100 * a for a in row.chips.accuracies], s=9, alpha=0.45, color=color, zorder=2
+        )
         ax.errorbar(
             [x],
-            [100 * row.mean],
-            yerr=[[100 * row.std], [100 * row.std]],
+            [100 * row.chips.mean],
+            yerr=[[100 * row.chips.std], [100 * row.chips.std]],
             fmt="s",
             color=color,
             capsize=4,
             zorder=3,
         )
-        ax.scatter([x], [100 * row.worst], marker="v", color="black", s=18, zorder=4)
+        ax.scatter([x], [100 * row.chips.worst], marker="v", color="black", s=18, zorder=4)
         ax.scatter([x], [100 * row.nominal], marker="x", color=color, s=30, zorder=4)
 
 
@@ -218,7 +220,7 @@ def variability_figure(result: ExperimentResult, path: Path) -> None:
         ax.grid(alpha=0.3, axis="y")
     axes[0].legend(fontsize=7, loc="best")
     fig.suptitle(
-        f"accuracy over {len(section.rows[0].seeds) if section.rows else 0} sampled chips",
+        f"accuracy over {len(section.rows[0].chips.seeds) if section.rows else 0} sampled chips",
         fontsize=10,
     )
     save_png(fig, path)

@@ -3,12 +3,12 @@ variability section one :class:`ChipAccuracy` per gate voltage, temperature and 
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from neatxbar.core.tables import to_markdown
 from neatxbar.studies.experiment.tables import results_frame
+from neatxbar.studies.neat_map.results import ChipStats
 
 #: ``MappingConfig.path`` -> how a wired mapping was computed.
 SOLVERS = {"fast": "wired fast path", "exact": "reference circuit solver"}
@@ -107,50 +107,31 @@ class ChipAccuracy:
         (:data:`~neatxbar.studies.experiment.tables.VARIABILITY_MODELS`).
     nominal
         Test accuracy (fraction) of the nominal chip (no variation) at this temperature.
-    seeds, accuracies
-        The chips' seeds and each chip's test accuracy (fraction).
+    chips
+        The chips' seeds and each chip's test accuracy, with their mean, std, worst and best
+        (the same type as ``neat map --chips``).
     """
 
     v_gate: float
     temperature_c: float
     model: str
     nominal: float
-    seeds: list[int]
-    accuracies: list[float]
-
-    @property
-    def mean(self) -> float:
-        """Mean accuracy over the chips (fraction)."""
-        return statistics.fmean(self.accuracies)
-
-    @property
-    def std(self) -> float:
-        """Sample standard deviation over the chips (fraction; 0 for one chip)."""
-        return statistics.stdev(self.accuracies) if len(self.accuracies) > 1 else 0.0
-
-    @property
-    def worst(self) -> float:
-        """The lowest accuracy of any chip (fraction)."""
-        return min(self.accuracies)
-
-    @property
-    def best(self) -> float:
-        """The highest accuracy of any chip (fraction)."""
-        return max(self.accuracies)
+    chips: ChipStats
 
     def to_dict(self) -> dict[str, object]:
         """``results.json``'s record (accuracies as fractions)."""
+        c = self.chips
         return {
             "v_gate": self.v_gate,
             "temperature_c": self.temperature_c,
             "model": self.model,
             "nominal": self.nominal,
-            "seeds": list(self.seeds),
-            "accuracies": list(self.accuracies),
-            "mean": self.mean,
-            "std": self.std,
-            "worst": self.worst,
-            "best": self.best,
+            "seeds": list(c.seeds),
+            "accuracies": list(c.accuracies),
+            "mean": c.mean,
+            "std": c.std,
+            "worst": c.worst,
+            "best": c.best,
         }
 
 

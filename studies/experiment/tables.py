@@ -82,10 +82,10 @@ def variability_frame(variability: Variability) -> pd.DataFrame:
             "temperature (C)": f"{row.temperature_c:g}",
             "model": names.get(row.model, row.model),
             "nominal chip (%)": _percent(row.nominal, 2),
-            "mean over chips (%)": _percent(row.mean, 2),
-            "std (pp)": _percent(row.std, 2),
-            "worst chip (%)": _percent(row.worst, 2),
-            "best chip (%)": _percent(row.best, 2),
+            "mean over chips (%)": _percent(row.chips.mean, 2),
+            "std (pp)": _percent(row.chips.std, 2),
+            "worst chip (%)": _percent(row.chips.worst, 2),
+            "best chip (%)": _percent(row.chips.best, 2),
         }
         for row in variability.rows
     ]

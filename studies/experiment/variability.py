@@ -28,6 +28,7 @@ from neatxbar.mapping import MappingConfig, convert, set_chip
 from neatxbar.mapping.config import Variation
 from neatxbar.studies.experiment.results import ChipAccuracy, Setting, Variability
 from neatxbar.studies.experiment.settings import ExperimentConfig, ExperimentSpec
+from neatxbar.studies.neat_map.results import ChipStats
 from neatxbar.training.neat import NeatConfig, NeatResult, bounds, clip_weights, linear_share
 from neatxbar.training.trainer import TrainConfig, evaluate, train
 
@@ -184,7 +185,9 @@ def _row(
     for seed in chips.seeds:
         set_chip(twin, seed)
         accuracies.append(evaluate(twin, chips.test))
-    return ChipAccuracy(v, temperature_c, key, accuracy, list(chips.seeds), accuracies)
+    return ChipAccuracy(
+        v, temperature_c, key, accuracy, ChipStats(tuple(chips.seeds), tuple(accuracies))
+    )
 
 
 def fine_tune(
