@@ -220,17 +220,6 @@ class _RowCells:
             out = term * weight if out is None else out.addcmul_(term, weight)
         return out
 
-    def along_v(self, v_gs: torch.Tensor) -> torch.Tensor:
-        """Each cell's currents (A) on the V_in grid at its own V_gs (V, shaped like g),
-        (..., n_v); V_gs below the gate grid extrapolates, above it clamps."""
-        k, t = interval(self.vg_grid, v_gs.clamp(max=float(self.vg_grid[-1])), clamp=False)
-        t = t.unsqueeze(-1)
-
-        def at_g(i: torch.Tensor) -> torch.Tensor:
-            return torch.lerp(self.table[i, k], self.table[i, k + 1], t)
-
-        return torch.lerp(at_g(self.ig), at_g(self.ig + 1), self.tg)
-
     def _locate(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Index of each point's V_in interval and the fraction within it, each with a trailing
         axis of 1; ``v`` (tiles, points, rows, cols) in V."""
@@ -250,11 +239,29 @@ class _RowCells:
 
     def lowered(self, v: torch.Tensor, rise: torch.Tensor) -> torch.Tensor:
         """Cell currents (A) with the column node raised by ``rise`` (V, per cell, shaped like g):
-        V_cell = v - rise and V_gs = V_gate - rise; odd in V_cell, as the circuit solver."""
-        table = self.along_v(self.v_gate - rise)
+        V_cell = v - rise and V_gs = V_gate - rise; odd in V_cell, as the circuit solver.
+
+        Linear in G (at the cell's conductance), V_gs (extrapolated linearly below the gate grid,
+        clamped above it) and V_in, as :meth:`__call__`: eight gathers per point from the
+        (G, V_gs, V_in) table."""
+        vg_grid = self.vg_grid
+        k, tk = interval(vg_grid, (self.v_gate - rise).clamp(max=float(vg_grid[-1])), clamp=False)
         cell = v - rise.unsqueeze(1)
         sign = torch.where(cell < 0, -1.0, 1.0).to(cell.dtype)
-        return sign * self._at(table, *self._locate(cell.abs()))
+        i, t = self._locate(cell.abs())  # (tiles, points, rows, cols, 1)
+        i, t = i.squeeze(-1), t.squeeze(-1)
+        n_m, n_v = self.table.shape[1:]
+        flat = self.table.reshape(-1)
+        corner = ((self.ig * n_m + k) * n_v).unsqueeze(1) + i  # G low, V_gs low, V_in low
+        tk, tg = tk.unsqueeze(1), self.tg.squeeze(-1).unsqueeze(1)
+
+        def along_v(start: torch.Tensor) -> torch.Tensor:
+            return torch.lerp(flat[start], flat[start + 1], t)
+
+        def at_g(start: torch.Tensor) -> torch.Tensor:
+            return torch.lerp(along_v(start), along_v(start + n_v), tk)
+
+        return sign * torch.lerp(at_g(corner), at_g(corner + n_m * n_v), tg)
 
     def slope_v(self, v: torch.Tensor) -> torch.Tensor:
         """dI/dV_cell (A/V) at ``v``, V_gs = V_gate: the slope of the V_in interval."""
