@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import h5py
@@ -157,11 +157,17 @@ def _held_run(
     command: list[str], hold: Path, after_chunk: int, **popen: object
 ) -> subprocess.Popen:
     """Start ``command`` with the runner's test hook: it stops after chunk ``after_chunk`` and
-    waits until ``hold`` (which it creates then) is removed. Returns once it is held there."""
+    waits until ``hold`` is removed. Returns once it is held there.
+
+    ``hold`` is made a FIFO first: the hook's write of its pid into it is the event this waits
+    for (``select`` on the pipe, no polling of the run's progress); it stays held while the FIFO
+    exists. The 60 s limit only turns a run that never gets there into a failure."""
+    os.mkfifo(hold)
     env = os.environ | {
         "NEAT_TEST_HOLD_AFTER_CHUNK": str(after_chunk),
         "NEAT_TEST_HOLD_FILE": str(hold),
     }
+    reader = os.open(hold, os.O_RDONLY | os.O_NONBLOCK)  # before the writer: it never blocks
     process = subprocess.Popen(
         command,
         env=env,
@@ -171,13 +177,17 @@ def _held_run(
         preexec_fn=_default_sigint,
         **popen,
     )
-    deadline = time.monotonic() + 60
-    while not hold.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            _, err = process.communicate()
-            pytest.fail(f"the run never reached the hold point: rc {process.returncode}, {err}")
-        time.sleep(0.01)
+    try:
+        exited = os.pidfd_open(process.pid)
+        ready, _, _ = select.select([reader, exited], [], [], 60)
+        os.close(exited)
+        held = reader in ready and os.read(reader, 64).strip() == str(process.pid).encode()
+    finally:
+        os.close(reader)
+    if not held:
+        process.kill()
+        _, err = process.communicate()
+        pytest.fail(f"the run never reached the hold point: rc {process.returncode}, {err}")
     return process
 
 
@@ -274,10 +284,17 @@ def _alive(pid: int) -> bool:
 
 
 def _assert_gone(pids: set[int]) -> None:
-    """Wait (at most 30 s) for the processes to exit, as they do once their parent is gone."""
-    deadline = time.monotonic() + 30
-    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    """Wait (at most 30 s in all) for the processes to exit, as they do once their parent is
+    gone: each one's exit is an event on its pidfd."""
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue  # already gone
+        try:
+            select.select([fd], [], [], 30)
+        finally:
+            os.close(fd)
     assert not [pid for pid in pids if _alive(pid)]
 
 
