@@ -17,7 +17,7 @@ from neatxbar.lut.schema import read_lut
 from neatxbar.spice import cell_current, sweep_cells
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_runner import _held_run, _neat  # the runner tests' hold hook
+from test_runner import _current, _held_run, _neat  # the runner tests' helpers
 
 AXES = """
 name = "axes"
@@ -43,11 +43,6 @@ values_c = [0.0, 27.0, 85.0]
 num = 3
 span_sigma = 2.0
 """
-
-
-def _current(path: Path) -> np.ndarray:
-    with h5py.File(path, "r") as f:
-        return f["current"][()]
 
 
 @pytest.fixture(scope="module")
@@ -154,24 +149,6 @@ def test_the_region_is_fitted_per_temperature_at_zero_shift(axes_lut: Path) -> N
 
 def test_process_pool_gives_bit_identical_results(axes_lut: Path, tmp_path: Path) -> None:
     report = characterize(parse_spec(AXES), AXES, tmp_path / "p.h5", workers=2, progress=False)
-    assert report.complete and np.array_equal(_current(report.path), _current(axes_lut))
-
-
-def test_dask_gives_bit_identical_results(axes_lut: Path, tmp_path: Path) -> None:
-    distributed = pytest.importorskip("distributed")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        report = characterize(
-            parse_spec(AXES),
-            AXES,
-            tmp_path / "d.h5",
-            executor=client.get_executor(),
-            progress=False,
-        )
     assert report.complete and np.array_equal(_current(report.path), _current(axes_lut))
 
 
