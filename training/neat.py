@@ -90,6 +90,10 @@ def weight_scales(model: nn.Module) -> dict[str, float]:
     }
 
 
+#: :func:`weight_scales` under a name that ``neat_train``'s keyword of that name leaves visible.
+_weight_scales = weight_scales
+
+
 def bounds(
     lut: CellLUT, gates: Mapping[str, float], scales: Mapping[str, float]
 ) -> dict[str, float]:
@@ -138,9 +142,15 @@ def neat_train(
     config: NeatConfig = DIGITS_DEFAULTS,
     mapping: MappingConfig | None = None,
     *,
+    weight_scales: Mapping[str, float] | None = None,
     progress: bool = True,
 ) -> tuple[nn.Module, NeatResult]:
     """Run NEAT on a software-trained ``model``; return the trained model and the log.
+
+    ``weight_scales`` (layer units: the weight mapped to G_max per layer): None takes each
+    layer's max |w| of ``model`` (a software model); give the scales a model is already deployed
+    with to continue training it (e.g. noise-aware fine-tuning of a NEAT model, whose clipped
+    weights no longer reach its scales).
 
     The returned model is a plain model (Linear/Conv2d) holding the NEAT weights; deploy it with
     ``convert(model, lut, mapping, v_gate=result.gates, weight_scales=result.scales)``. With
@@ -149,7 +159,7 @@ def neat_train(
     config.validate()
     model = copy.deepcopy(model)
     gates = resolve_gate_voltages(model, v_gate)
-    scales = weight_scales(model)
+    scales = _weight_scales(model) if weight_scales is None else dict(weight_scales)
     limits = bounds(lut, gates, scales)
     result = NeatResult(gates, scales, limits, initial_share=linear_share(model, limits))
     subject = model

@@ -55,7 +55,6 @@ from neatxbar.studies.experiment.settings import (
 from neatxbar.studies.experiment.variability import (
     check_preset_temperatures,
     check_temperatures,
-    fine_tune,
     measure,
 )
 from neatxbar.training.calibration import has_batchnorm, reestimate_batchnorm
@@ -439,33 +438,32 @@ class _Runner:
     ) -> tuple[nn.Module, dict[str, float]]:
         """NEAT (or training through the emulation) from the software model at ``gates`` with
         ``mapping`` (default the experiment's), or with ``start`` (NEAT's model) its noise-aware
-        fine-tune (:func:`~neatxbar.studies.experiment.variability.fine_tune`, the software
-        model's weight scales); saved as ``<name>.pt`` with its per-iteration log and weight
-        scales, or reloaded from there. Returns the model and the weight scales (layer units) it
-        is deployed with."""
+        fine-tune (:func:`~neatxbar.training.neat.neat_train` from ``start`` with the software
+        model's weight scales, on ``noise_aware_samples`` training images); saved as
+        ``<name>.pt`` with its per-iteration log and weight scales, or reloaded from there.
+        Returns the model and the weight scales (layer units) it is deployed with."""
         path = self.folder.path / f"{name}.pt"
         if path.exists():
             model, header = model_from_checkpoint(path)
             self._log(name, header.get("log", {}))
             return model, dict(header.get("weight_scales") or self.scales)
         mapping = self.config.mapping if mapping is None else mapping
-        if start is None:
-            trained, log = neat_train(
-                self.model,
-                self.lut,
-                self.fit,
-                self.test,
-                gates,
-                how,
-                mapping,
-                progress=self.progress,
-            )
-        else:  # a fine-tune of ``start``, deployed with the software model's scales
+        fit, scales = self.fit, None
+        if start is not None:  # a fine-tune of ``start``, deployed with the software's scales
             limit = self.config.experiment.noise_aware_samples
-            fit = self.fit if limit is None else Subset(self.fit, range(min(limit, len(self.fit))))
-            trained, log = fine_tune(
-                start, self.lut, fit, self.test, gates, self.scales, how, mapping, self.progress
-            )
+            fit = fit if limit is None else Subset(fit, range(min(limit, len(fit))))
+            scales = self.scales
+        trained, log = neat_train(
+            self.model if start is None else start,
+            self.lut,
+            fit,
+            self.test,
+            gates,
+            how,
+            mapping,
+            weight_scales=scales,
+            progress=self.progress,
+        )
         record = {"accuracy": log.accuracy, "share": log.share, "initial_share": log.initial_share}
         header: dict[str, Any] = {
             "model": self.config.experiment.model,

@@ -14,9 +14,8 @@ temperature (27 C by default).
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from torch import nn
@@ -29,8 +28,8 @@ from neatxbar.mapping.config import Variation
 from neatxbar.studies.experiment.results import ChipAccuracy, Setting, Variability
 from neatxbar.studies.experiment.settings import ExperimentConfig, ExperimentSpec
 from neatxbar.studies.neat_map.results import ChipStats
-from neatxbar.training.neat import NeatConfig, NeatResult, bounds, clip_weights, linear_share
-from neatxbar.training.trainer import TrainConfig, evaluate, train
+from neatxbar.training.neat import NeatConfig
+from neatxbar.training.trainer import evaluate
 
 #: ``(name, gates, how, start, mapping) -> (model, weight scales)``: a trained model, saved as
 #: ``<name>.pt`` or reloaded from there (the experiment's runner).
@@ -188,47 +187,3 @@ def _row(
     return ChipAccuracy(
         v, temperature_c, key, accuracy, ChipStats(tuple(chips.seeds), tuple(accuracies))
     )
-
-
-def fine_tune(
-    model: nn.Module,
-    lut: CellLUT,
-    train_set: Dataset,
-    test_set: Dataset,
-    gates: Mapping[str, float],
-    scales: Mapping[str, float],
-    how: NeatConfig,
-    mapping: MappingConfig,
-    progress: bool = False,
-) -> tuple[nn.Module, NeatResult]:
-    """Noise-aware fine-tuning: ``model`` (NEAT's) trained through the emulation with
-    ``mapping``'s variation, a new chip at every step (``how.chip_per_step``), keeping the weight
-    scales it is deployed with (``scales``, layer units) and, with ``how.clip``, NEAT's bounds.
-
-    ``how.iterations`` rounds of ``how.epochs_per_iteration`` epochs of Adam at ``how.lr``; the
-    test accuracy after each round is that of the twin on its current chip. Returns a plain
-    model (a copy; ``model`` is unchanged) and the log (the model's ``scales`` as given).
-    """
-    how.validate()
-    model = copy.deepcopy(model)
-    limits = bounds(lut, gates, scales)
-    log = NeatResult(dict(gates), dict(scales), limits, initial_share=linear_share(model, limits))
-    twin = convert(model, lut, mapping, v_gate=dict(gates), weight_scales=dict(scales))
-    step = (lambda m: clip_weights(m, limits)) if how.clip else None
-    for iteration in range(how.iterations):
-        config = TrainConfig(
-            epochs=how.epochs_per_iteration,
-            batch_size=how.batch_size,
-            optimizer="adam",
-            lr=how.lr,
-            schedule="none",
-            seed=how.seed + iteration,
-            device=how.device,
-            chip_per_step=how.chip_per_step,
-        )
-        label = f"noise-aware {iteration + 1}/{how.iterations}"
-        train(twin, train_set, None, config, progress=progress, after_step=step, description=label)
-        log.accuracy.append(evaluate(twin, test_set))
-        log.share.append(linear_share(twin, limits))
-    model.load_state_dict(twin.state_dict())
-    return model.cpu(), log

@@ -54,6 +54,20 @@ def test_clipping_leaves_every_weight_inside_its_bound(lut: CellLUT, digits, tra
         g_max = float(lut.g_max[lut.gate_index(gates[name])])
         assert float(torch.maximum(gp, gn).max()) <= g_max * (1 + 1e-6)  # float32 mapping
     assert trained[1].weight.abs().max() > log.bounds["1"]  # the input model is untouched
+    # continuing from NEAT's model with the scales it is deployed with keeps its bounds (its own
+    # max |w| would shrink them: its weights were clipped below the scales)
+    _, log2 = neat_train(
+        model,
+        lut,
+        digits.train,
+        digits.test,
+        gates,
+        NeatConfig(iterations=1, epochs_per_iteration=1, lr=1e-4, device="cpu"),
+        weight_scales=log.scales,
+        progress=False,
+    )
+    assert log2.scales == log.scales and log2.bounds == log.bounds
+    assert float(model[1].weight.detach().abs().max()) < log.scales["1"]
 
 
 def test_training_through_the_emulation_lowers_the_emulated_loss_more(
