@@ -21,25 +21,41 @@ the bottom, as in :mod:`neatxbar.mapping.circuit`):
    c_ij ~ sum_m phi_m(i) z_mj, and I_ij = h_ij(V_i) - s_ij(V_i) c_ij, the Galerkin condition
    z_m = lambda_m phi_m^T I gives per column the 2 x 2 system
 
-       (1 + Lambda B) z = Lambda (A + a X_phi),   J = H - sum_m z_m S_m + a X,
+       (1 + Lambda B) z = Lambda A,   J = H - S^T z,
 
    with H = sum_i h_ij, A_m = sum_i phi_m(i) h_ij, S_m = sum_i phi_m(i) s_ij and
    B_mk = sum_i phi_m(i) phi_k(i) s_ij.
 3. **Rows' response to the columns.** A raised column node takes current from a row, whose drop
    then shrinks and gives some back: chi_ij = phi_1(i) p_ij sum_l R_row(j, l) s_il t_l, with t_l
-   each column's share of the first mode at mid-scale inputs (so z_1l ~ a t_l), enters as
-   a X = a sum_i chi_ij (and a X_phi in the modes); a, the tile's amplitude, follows from the
-   mean first-mode coefficient, self-consistently.
+   each column's share of the first mode at mid-scale inputs (z_1l ~ a t_l), adds a chi_ij to
+   h_ij; a, the tile's amplitude, is the mean first-mode coefficient, self-consistently.
+4. **Linearized around a reference loading.** S and B depend on the inputs only through the
+   cells' slopes, which vary little; around their values S0, B0 with every row at
+   :data:`REFERENCE_INPUT` V_max (and a0 there), to first order in delta_s = s - s0:
 
-Each family of sums over rows is a matrix product of basis functions of the inputs with
-coefficient matrices fixed by the weights. The basis of a family group (:class:`FamilyGroup`) is
-the fewest leading modes of the layer's own per-cell polynomials that keep every cell within its
-budget (:data:`H_BUDGET`, :data:`S_BUDGET`, :data:`COUPLING_BUDGET`, :data:`CROSS_BUDGET`).
+       J = sum_i h~_ij (1 - c_j . phi(i))  -  q_j E_j  +  (a - a0) X~_j,
 
-Left out: the column profile beyond two modes, the cells' curvature in c beyond the secant, the
-rows' response beyond first order with one amplitude per tile. These are higher order in the
-wires' relative effect, which grows as r G rows^2. Measured against the reference solver and
-ngspice: ``benchmarks/wired_fast.py`` (``benchmarks/RESULTS.md``), see ``docs/emulation.md``.
+   h~ = h + a0 chi, M0 = (1 + Lambda B0)^-1 Lambda and c = M0^T S0 per column (constants);
+   q = sum_i (M0 phi(i))_1 h~_ij the first mode's coefficient; E = sum_i phi_1(i) (1 -
+   s^ . phi(i)) delta_s_ij with s^ = Lambda (1 + B0 Lambda)^-1 S0 (B's change folded in);
+   X~ = sum_i chi_ij (1 - c_j . phi(i)); a - a0 = (mean_j q_j - a0) / (1 - gamma), gamma the
+   amplitude's feedback through chi at the reference. The second mode's share of q E is
+   left out (on the benchmark's 64 x 64 arrays it moves the largest error by 0.03 % at
+   most, where q E is 2 % of J).
+
+Each of the four families (main, q, E, X~) is a sum over rows of per-cell polynomials: matrix
+products of basis functions of the inputs with coefficient matrices fixed by the weights. Each
+family's basis (:class:`FamilyGroup`) is the fewest leading modes of the layer's own per-cell
+polynomials that keep every cell within the family's budget (:data:`MAIN_BUDGET`,
+:data:`RISE_BUDGET`, :data:`LOADING_BUDGET`, :data:`CROSS_BUDGET`); the cells' values at 0 V
+are constants per column and cost no product. Without the ADC the main family is summed over
+the row tiles inside its products, and only q, E and X~ are formed per tile.
+
+Left out: the column profile beyond two modes, the cells' curvature in c beyond the secant,
+second order in the slopes' change, the rows' response beyond first order with one amplitude
+per tile. These are higher order in the wires' relative effect, which grows as r G rows^2.
+Measured against the reference solver and ngspice: ``benchmarks/wired_fast.py``
+(``benchmarks/RESULTS.md``), see ``docs/emulation.md``.
 
 Gradients flow to the weights (through the unrolled row solves and the fits; the bases are held
 fixed) and to the inputs.
@@ -74,15 +90,17 @@ SECANT_SCALE = 0.45
 #: Modes of the column profile (1 or 2) the Galerkin condition keeps.
 COLUMN_MODES = 2
 
-#: Largest error of a cell's h(v) in the compressed basis, a fraction of G_ON * V_max; and of its
-#: s(v), a fraction of the layer's largest |s|.
-H_BUDGET = 2e-5
-S_BUDGET = 3e-3
+#: The reference loading the modes' correction is linearized around: every row at this
+#: fraction of V_max.
+REFERENCE_INPUT = 0.5
 
-#: The same for the modes' self-coupling (a correction of the correction: lambda B is about the
-#: wires' relative effect), and for the cross term (a fraction of its own largest value).
-COUPLING_BUDGET = 3e-2
-CROSS_BUDGET = 1e-2
+#: Largest error of a cell's function in its family's compressed basis: for the main family a
+#: fraction of G_ON * V_max; for the others (second-order corrections) a fraction of the
+#: family's largest per-cell function.
+MAIN_BUDGET = 5e-5
+RISE_BUDGET = 5e-2
+LOADING_BUDGET = 5e-2
+CROSS_BUDGET = 5e-2
 
 #: Row voltages on which the rows are solved and the polynomials fitted.
 FIT_POINTS = 9
@@ -97,61 +115,97 @@ ROW_TOLERANCE_V = 1e-6
 ROW_DTYPE = torch.float32
 
 #: Cells (tiles x grid points x rows x cols) solved at once in the row solve.
-ROW_CHUNK_CELLS = 1 << 21
+ROW_CHUNK_CELLS = 1 << 19
 
 
 @dataclass(frozen=True)
 class FamilyGroup:
-    """Per-row sums that share a basis: ``bmm(features, weights)`` gives each family's sums.
+    """One family of per-row sums on its own basis of polynomials in v: a sum per column of
+    each tile, as matrix products of the basis functions of the row voltages with
+    coefficient matrices.
 
     Attributes
     ----------
     powers
-        The powers of v the basis is written in.
+        The powers of v the basis is written in (from 1: the value at 0 V is ``constant``).
     basis
         (len(powers), K): the basis polynomials as power coefficients.
     weights
-        (t_in, K * rows, families * t_out * cols): each family's coordinates (A or A/V).
+        The cells' coordinates in the basis (units of the family: A, V or A/V), laid out for
+        the read: (t_in, K * rows, t_out * cols) for :meth:`sums` (one batched product per
+        read), or (K, t_in * rows, t_out * cols) for :meth:`total`.
+    constant
+        (t_in, 1, t_out * cols): the input-independent part of the sums (the cells at 0 V).
     """
 
     powers: range
     basis: torch.Tensor
     weights: torch.Tensor
+    constant: torch.Tensor
+
+    def _features(self, powers: torch.Tensor) -> torch.Tensor:
+        """(K, ..., rows): the basis functions at the row voltages, from their powers v^1,
+        v^2, ... (P, ..., rows), in one product."""
+        stack = powers[self.powers.start - 1 : self.powers.stop - 1]
+        return (self.basis.T @ stack.flatten(1)).view(-1, *stack.shape[1:])
 
     def sums(self, powers: torch.Tensor) -> torch.Tensor:
-        """(t_in, n, families * t_out * cols): the families' sums over each tile's rows, from
-        the powers v^0, v^1, ... of the row voltages (fractions of V_max), (t_in, n, p, rows)."""
-        stack = powers[:, :, self.powers.start : self.powers.stop]
-        features = torch.matmul(self.basis.T, stack)  # (t_in, n, K, rows)
-        return torch.bmm(features.flatten(-2), self.weights)
+        """(t_in, n, t_out * cols): the sums over each tile's rows, from the powers (P, t_in,
+        n, rows); weights laid out per tile."""
+        features = self._features(powers).permute(1, 2, 0, 3).flatten(2)  # (t_in, n, K rows)
+        return torch.baddbmm(self.constant, features, self.weights)
+
+    def total(self, powers: torch.Tensor) -> torch.Tensor:
+        """(n, t_out * cols): the sums over each tile's rows summed over the row tiles, from
+        the powers (P, n, t_in, rows), a product per basis function over all the tiles at
+        once; weights laid out for it."""
+        out = self.constant.sum(0)
+        for feature, weight in zip(self._features(powers), self.weights, strict=True):
+            out = torch.addmm(out, feature.flatten(1), weight)
+        return out
+
+    def sums_by_term(self, powers: torch.Tensor) -> torch.Tensor:
+        """:meth:`sums` with the weights laid out for :meth:`total`, a batched product per
+        basis function."""
+        out = self.constant
+        t_in, rows = powers.shape[1], powers.shape[-1]
+        weights = self.weights.view(len(self.weights), t_in, rows, -1)
+        for feature, weight in zip(self._features(powers), weights, strict=True):
+            out = torch.baddbmm(out, feature, weight)
+        return out
 
 
 @dataclass(frozen=True)
 class WiredTiles:
     """The once-per-weights reduction of a layer's physical tiles (see the module docstring).
 
+    Each group holds one family (one sum per column), so a read costs sum of terms matrix
+    products.
+
     Attributes
     ----------
-    currents
-        H = sum h, then A_m = sum phi_m h for each mode m (A).
-    slopes
-        S_m = sum phi_m s for each mode (A/V).
-    couplings
-        B_mk = sum phi_m phi_k s for m <= k (A/V): the modes' self-coupling, on a coarser basis.
+    main
+        J0 = sum h~ (1 - c . phi): the column currents at the reference loading (A).
+    rise
+        q = sum (M0 phi)_1 h~: the column profile's first-mode coefficient (V).
+    loading
+        E = sum w delta_s: the first mode's loading beyond the reference (A/V).
     cross
-        X = sum chi, then sum phi_m chi for each mode (A/V): the rows' response to the raised
-        columns, on its own basis.
-    lams
-        The modes' eigenvalues of the column resistance matrix (ohm), phi of unit norm.
+        X~ = sum chi (1 - c . phi): the rows' response to the raised columns, per volt of the
+        tile's amplitude (A/V).
+    reference, gain
+        (t_in, 1, t_out, 1): the tile amplitude a0 at the reference inputs (V) and
+        1 / (1 - gamma), gamma the amplitude's own feedback through the rows.
     rows, cols, t_in, t_out
         Tile size (physical cells) and the tile grid.
     """
 
-    currents: FamilyGroup
-    slopes: FamilyGroup
-    couplings: FamilyGroup
+    main: FamilyGroup
+    rise: FamilyGroup
+    loading: FamilyGroup
     cross: FamilyGroup
-    lams: tuple[float, ...]
+    reference: torch.Tensor
+    gain: torch.Tensor
     rows: int
     cols: int
     t_in: int
@@ -159,11 +213,10 @@ class WiredTiles:
 
     @property
     def terms(self) -> dict[str, int]:
-        """Basis functions per group (the matrix products of a read are sum of terms x
-        families)."""
+        """Basis functions per family (a read costs their sum in matrix products)."""
         return {
             name: getattr(self, name).basis.shape[1]
-            for name in ("currents", "slopes", "couplings", "cross")
+            for name in ("main", "rise", "loading", "cross")
         }
 
 
@@ -274,7 +327,7 @@ def solve_rows(
     cells: _RowCells,
     volts: torch.Tensor,
     wires: Wires,
-    rise: torch.Tensor | None = None,
+    rise: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Cell currents and their slopes with every column node held at 0 V.
 
@@ -285,9 +338,9 @@ def solve_rows(
     volts
         Row source voltages (V), (points,): every row of every tile driven at each in turn.
     rise
-        A typical column-node rise of every cell (V, > 0), (tiles, rows, cols): s is the
-        secant of the cell's current over it (V_cell and V_gs lowered by it). None: s is not
-        computed (returned as None).
+        A typical column-node rise of every cell (V, > 0), (tiles, rows, cols), or a function
+        that makes it from the cell currents h: s is the secant of the cell's current over it
+        (V_cell and V_gs lowered by it). None: s is not computed (returned as None).
 
     Returns
     -------
@@ -325,8 +378,26 @@ def solve_rows(
     current = cells(node)
     if rise is None:
         return current, None, cells.slope_v(node)
+    if callable(rise):
+        rise = rise(current)
     secant = (current - cells.lowered(node, rise)) / rise.unsqueeze(1)
     return current, secant, cells.slope_v(node)
+
+
+def _typical_rise(points: torch.Tensor, wires: Wires) -> Callable[[torch.Tensor], torch.Tensor]:
+    """h -> the column rise (V) of every cell with all rows at :data:`SECANT_SCALE` V_max,
+    from the cell currents h (tiles, points, rows, cols) at ``points`` (fractions of V_max),
+    interpolated linearly between the two points around it."""
+    upper = int(torch.searchsorted(points, torch.tensor(SECANT_SCALE, dtype=points.dtype)))
+    upper = min(max(upper, 1), len(points) - 1)
+    low, high = float(points[upper - 1]), float(points[upper])
+    t = (SECANT_SCALE - low) / (high - low)
+
+    def rise(h: torch.Tensor) -> torch.Tensor:
+        currents = torch.lerp(h[:, upper - 1], h[:, upper], t).detach()
+        return _column_rise(currents, wires).clamp_min(1e-6)
+
+    return rise
 
 
 def _column_rise(currents: torch.Tensor, wires: Wires) -> torch.Tensor:
@@ -376,48 +447,106 @@ def _reduce(
     wires: Wires,
     dtype: torch.dtype,
 ) -> WiredTiles:
-    """Row solves, fits and column-mode weighting of ``tiles`` (t_in * t_out, rows, cols)."""
+    """Row solves, fits and the linearization of ``tiles`` (t_in * t_out, rows, cols)."""
     _, rows, cols = tiles.shape
     lams, phis = column_modes(rows, wires, COLUMN_MODES)
     phis = phis.to(tiles.device)
-    phi = phis[:, 0]
     points = torch.linspace(0.0, 1.0, FIT_POINTS, dtype=torch.float64, device=tiles.device)
     step = max(1, ROW_CHUNK_CELLS // (FIT_POINTS * rows * cols))
     work = torch.float64 if tiles.dtype == torch.float64 else ROW_DTYPE
-    h_parts, s_parts = [], []
+    parts = []
     for start in range(0, tiles.shape[0], step):
         cells = _RowCells(lut, tiles[start : start + step].to(work), v_gate)
-        mid = solve_rows(cells, points[-1:] * SECANT_SCALE * lut.v_max, wires)[0]
-        rise = _column_rise(mid[:, 0].detach(), wires).clamp_min(1e-6)
-        h, s, p = solve_rows(cells, points * lut.v_max, wires, rise)
+        h, s, p = solve_rows(cells, points * lut.v_max, wires, _typical_rise(points, wires))
         # each column's expected mode current at mid-scale inputs: the shape of z over a tile
-        typical = (phi.view(1, rows, 1) * h[:, FIT_POINTS // 2]).sum(1, keepdim=True)
+        phi = phis[:, 0].view(1, rows, 1).to(work)
+        typical = (phi * h[:, FIT_POINTS // 2]).sum(1, keepdim=True)
         typical = typical / typical.mean(-1, keepdim=True)  # (tiles, 1, cols)
-        cross = phi.view(1, 1, rows, 1) * p * _row_drop(s * typical.unsqueeze(1), wires)
-        h_parts.append(_fit(h.double(), points, H_POWERS))
-        s_parts.append(_fit(torch.stack([s, cross], dim=2).double(), points, S_POWERS))
-    h_coef = torch.cat(h_parts, dim=1)  # (powers, tiles, rows, cols)
-    s_coef, x_coef = torch.cat(s_parts, dim=1).unbind(2)
-    modes = [phis[:, m].view(1, 1, rows, 1) for m in range(phis.shape[1])]
-    pairs = [modes[m] * modes[k] for m in range(len(modes)) for k in range(m, len(modes))]
-    s_largest = float(s_coef.detach().abs().max())
-    x_largest = float(x_coef.detach().abs().max())
+        cross = phi.unsqueeze(1) * p * _row_drop(s * typical.unsqueeze(1), wires)
+        h_coef = F.pad(_fit(h.double(), points, H_POWERS), (0, 0, 0, 0, 0, 0, 1, 0))
+        s_coef, x_coef = _fit(torch.stack([s, cross], dim=2).double(), points, S_POWERS).unbind(2)
+        parts.append(_linearize(lams.to(phis), phis, h_coef, s_coef, x_coef))
+    main, rise, loading, cross, reference, gain = (
+        torch.cat(x, dim=1) for x in zip(*parts, strict=True)
+    )
+    scale = lut.g_on_s * lut.v_max
 
-    def group(powers: range, coef: torch.Tensor, tol: float, weights: list) -> FamilyGroup:
-        basis, coords = _compress(powers, coef, tol)
-        stacked = torch.stack([coords * w for w in weights])
-        return FamilyGroup(powers, basis.to(dtype), _arrange(stacked, t_in, t_out).to(dtype))
+    def group(coef: torch.Tensor, tolerance: float, summed: bool = False) -> FamilyGroup:
+        # the value at 0 V costs no product: a constant per column
+        constant = _arrange(coef[:1].sum(-2, keepdim=True), t_in, t_out)
+        powers = range(1, coef.shape[0])
+        basis, coords = _compress(powers, coef[1:], tolerance)
+        weights = _arrange(coords, t_in, t_out)
+        if summed:  # (t_in, K rows, out) -> (K, t_in rows, out)
+            weights = weights.view(t_in, -1, rows, weights.shape[-1]).transpose(0, 1)
+            weights = weights.reshape(-1, t_in * rows, weights.shape[-1])
+        return FamilyGroup(powers, basis.to(dtype), weights.to(dtype), constant.to(dtype))
+
+    def largest(coef: torch.Tensor) -> float:
+        return max(float(coef.detach().abs().max()), 1e-300)
+
+    def per_tile(x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(t_in, 1, t_out, 1).to(dtype)
 
     return WiredTiles(
-        group(H_POWERS, h_coef, H_BUDGET * lut.g_on_s * lut.v_max, [1.0, *modes]),
-        group(S_POWERS, s_coef, S_BUDGET * s_largest, modes),
-        group(S_POWERS, s_coef, COUPLING_BUDGET * s_largest, pairs),
-        group(S_POWERS, x_coef, CROSS_BUDGET * max(x_largest, 1e-300), [1.0, *modes]),
-        tuple(float(x) for x in lams),
+        group(main, MAIN_BUDGET * scale, summed=True),
+        group(rise, RISE_BUDGET * largest(rise)),
+        group(loading, LOADING_BUDGET * largest(loading)),
+        group(cross, CROSS_BUDGET * largest(cross)),
+        per_tile(reference),
+        per_tile(gain),
         rows,
         cols,
         t_in,
         t_out,
+    )
+
+
+def _polyval(coef: torch.Tensor, v: float) -> torch.Tensor:
+    """The polynomials of power coefficients ``coef`` (powers from 0, ...) at ``v``."""
+    out = torch.zeros_like(coef[0])
+    for c in coef.flip(0):
+        out = out * v + c
+    return out
+
+
+def _linearize(
+    lams: torch.Tensor,
+    phis: torch.Tensor,
+    h_coef: torch.Tensor,
+    s_coef: torch.Tensor,
+    x_coef: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """The column modes' correction, linearized around the reference loading (every row at
+    :data:`REFERENCE_INPUT`), for per-cell polynomials (powers from 0, tiles, rows, cols) of
+    h, s and chi: (main, rise, loading, cross) as per-cell polynomials, then the tiles'
+    reference amplitude a0 and gain 1 / (1 - gamma), each (1, tiles)."""
+    count = phis.shape[1]
+    modes = phis.T.reshape(count, 1, -1, 1)  # (modes, 1, rows, 1)
+    s0, h0, x0 = (_polyval(c, REFERENCE_INPUT) for c in (s_coef, h_coef, x_coef))
+    load = (modes * s0).sum(-2)  # S0_m: (modes, tiles, cols)
+    couple = (modes.unsqueeze(1) * modes * s0).sum(-2)  # B0_mk: (modes, modes, tiles, cols)
+    lam = torch.diag(lams)
+    system = torch.eye(count, dtype=lams.dtype) + torch.einsum("mk,kjtc->tcmj", lam, couple)
+    m0 = torch.linalg.solve(system, lam)  # (tiles, cols, m, k): (1 + Lambda B0)^-1 Lambda
+    c = torch.einsum("tcmk,mtc->ktc", m0, load)  # M0^T S0
+    s_hat = torch.einsum("mk,tcjk,jtc->mtc", lam, torch.linalg.inv(system), load)
+    profile = (modes * c.unsqueeze(-2)).sum(0)  # sum_k c_k phi_k(i): (tiles, rows, cols)
+    first = torch.einsum("tck,kr->trc", m0[..., 0, :], phis.T)  # (M0 phi)_1
+    a_h = (first * h0).sum(-2).mean(-1)
+    gamma = (first * x0).sum(-2).mean(-1)
+    a0 = a_h / (1 - gamma)  # the amplitude at the reference, self-consistently
+    h_tilde = h_coef + a0.view(1, -1, 1, 1) * F.pad(x_coef, (0, 0, 0, 0, 0, 0, 0, 3))
+    weight = 1 - profile
+    w_load = modes[0] * (1 - (modes * s_hat.unsqueeze(-2)).sum(0))
+    delta_s = torch.cat([s_coef[:1] - s0, s_coef[1:]])
+    return (
+        h_tilde * weight,
+        h_tilde * first,
+        delta_s * w_load,
+        x_coef * weight,
+        a0.unsqueeze(0),
+        (1 / (1 - gamma)).unsqueeze(0),
     )
 
 
@@ -454,72 +583,41 @@ def _compress(
 
 
 def _arrange(coef: torch.Tensor, t_in: int, t_out: int) -> torch.Tensor:
-    """(families, terms, t_in * t_out, rows, cols) -> (t_in, terms * rows, families * t_out *
-    cols), the right operand of a batched product with the terms of each row tile's inputs."""
-    families, terms, _, rows, cols = coef.shape
-    coef = coef.reshape(families, terms, t_in, t_out, rows, cols)
-    coef = coef.permute(2, 1, 4, 0, 3, 5)  # (t_in, terms, rows, families, t_out, cols)
-    return coef.reshape(t_in, terms * rows, families * t_out * cols)
+    """(terms, t_in * t_out, rows, cols) -> (t_in, terms * rows, t_out * cols), the right
+    operand of a batched product with the terms of each row tile's inputs."""
+    terms, _, rows, cols = coef.shape
+    coef = coef.reshape(terms, t_in, t_out, rows, cols).permute(1, 0, 3, 2, 4)
+    return coef.reshape(t_in, terms * rows, t_out * cols).contiguous()
 
 
 def _powers(v: torch.Tensor, highest: int) -> torch.Tensor:
-    """(t_in, n, rows) -> (t_in, n, highest + 1, rows): v^0 .. v^highest."""
-    out = [torch.ones_like(v), v]
+    """(...) -> (highest, ...): v^1 .. v^highest."""
+    out = [v]
     for _ in range(2, highest + 1):
         out.append(out[-1] * v)
-    return torch.stack(out, dim=2)
+    return torch.stack(out)
 
 
-def column_currents(reduced: WiredTiles, v: torch.Tensor) -> torch.Tensor:
+def column_currents(reduced: WiredTiles, v: torch.Tensor, *, summed: bool = False) -> torch.Tensor:
     """Column currents (A) of every physical tile, (t_in, n, t_out * cols), for row voltages as
-    fractions of V_max ``v`` (t_in, n, rows) in [0, 1]: one read of every tile."""
-    count = len(reduced.lams)
-    shape = (*v.shape[:2], reduced.t_out, reduced.cols)
+    fractions of V_max ``v`` (t_in, n, rows) in [0, 1]: one read of every tile.
 
-    powers = _powers(v, max(H_POWERS.stop, S_POWERS.stop) - 1)
-
-    def families(group: FamilyGroup) -> list[torch.Tensor]:
-        return list(group.sums(powers).reshape(*shape[:2], -1, *shape[2:]).unbind(2))
-
-    total, *phi_h = families(reduced.currents)
-    phi_s = families(reduced.slopes)
-    pair_s = families(reduced.couplings)
-    cross, *phi_cross = families(reduced.cross)
-    solve = _coupling_one if count == 1 else _coupling_two
-    apply = solve(reduced.lams, pair_s)  # z = apply(rhs): the Galerkin condition per column
-    alone, per_cross = apply(phi_h), apply(phi_cross)
-    # the cross term's amplitude: the tile's mean first-mode coefficient, self-consistently
-    amplitude = alone[0].mean(-1, keepdim=True) / (1 - per_cross[0].mean(-1, keepdim=True))
-    out = torch.addcmul(total, amplitude, cross)
-    for m in range(count):
-        out = out - torch.addcmul(alone[m], amplitude, per_cross[m]).mul_(phi_s[m])
-    return out.flatten(-2)
-
-
-Coupling = Callable[[list[torch.Tensor]], list[torch.Tensor]]
-
-
-def _coupling_one(lams: tuple[float, ...], pair_s: list[torch.Tensor]) -> Coupling:
-    """rhs -> z = lambda rhs / (1 + lambda B): the one-mode Galerkin condition per column."""
-    (lam,), (b,) = lams, pair_s
-    gain = lam / (1 + lam * b)
-    return lambda rhs: [gain * rhs[0]]
-
-
-def _coupling_two(lams: tuple[float, ...], pair_s: list[torch.Tensor]) -> Coupling:
-    """rhs -> z = (1 + Lambda B)^-1 Lambda rhs for two modes per column (B symmetric: B11, B12,
-    B22), the 2 x 2 inverse formed once."""
-    (l1, l2), (b11, b12, b22) = lams, pair_s
-    m11, m22 = 1 + l1 * b11, 1 + l2 * b22
-    scale = 1 / (m11 * m22 - (l1 * l2) * b12 * b12)
-    n11, n22 = (l1 * scale) * m22, (l2 * scale) * m11
-    n12 = (-l1 * l2) * b12 * scale  # both off-diagonal entries of the product: symmetric
-
-    def apply(rhs: list[torch.Tensor]) -> list[torch.Tensor]:
-        r1, r2 = rhs
-        return [torch.addcmul(n11 * r1, n12, r2), torch.addcmul(n22 * r2, n12, r1)]
-
-    return apply
+    ``summed``: the sum over the row tiles, (n, t_out * cols), with the main family's sums
+    over all row tiles in one matrix product."""
+    t_in, n = v.shape[:2]
+    shape = (t_in, n, reduced.t_out, reduced.cols)
+    per_tile = (reduced.rise, reduced.loading, reduced.cross)
+    powers = _powers(v, max(g.powers.stop for g in per_tile) - 1)
+    rise, loading, cross = (group.sums(powers).view(shape) for group in per_tile)
+    # the tile's amplitude beyond the reference, from the mean first-mode coefficient
+    beyond = (rise.mean(-1, keepdim=True) - reduced.reference) * reduced.gain
+    correction = torch.addcmul(beyond * cross, rise, loading, value=-1.0)
+    highest = reduced.main.powers.stop - 1
+    if not summed:
+        main = reduced.main.sums_by_term(_powers(v, highest)).view(shape)
+        return (main + correction).flatten(-2)
+    main = reduced.main.total(_powers(v.transpose(0, 1), highest))
+    return main + correction.sum(0).flatten(-2)
 
 
 def fast_wired_sum(
@@ -536,15 +634,17 @@ def fast_wired_sum(
     rows, pairs = reduced.rows, reduced.cols // 2
     n, n_in = u.shape
     out = None
+    per_tile = config.adc_bits is not None
     for positive in (True, False):
         part = u.clamp_min(0.0) if positive else (-u).clamp_min(0.0)
         if not positive and not bool((u < 0).any()):
             continue
         v = F.pad(part, (0, reduced.t_in * rows - n_in)).reshape(n, reduced.t_in, rows)
-        currents = column_currents(reduced, v.transpose(0, 1).to(reduced.currents.weights.dtype))
-        currents = currents.reshape(reduced.t_in, n, reduced.t_out, reduced.cols)
+        v = v.transpose(0, 1).to(reduced.main.weights.dtype)
+        currents = column_currents(reduced, v, summed=not per_tile)
+        currents = currents.reshape(-1, n, reduced.t_out, reduced.cols)
         diff = currents[..., 0::2] - currents[..., 1::2]
-        if config.adc_bits is not None:
+        if per_tile:
             full_scale = rows * (lut.g_on_s - lut.g_min_s) * lut.v_max * config.adc_range
             diff = quantize_symmetric(diff, full_scale, config.adc_bits)
         total = diff.sum(dim=0).reshape(n, reduced.t_out * pairs)[:, :n_out]
