@@ -56,6 +56,18 @@ def test_column_currents_match_the_reference_solver(
     assert wire_effect > 10 * error
 
 
+@pytest.mark.parametrize("v_gate", [0.75, 1.0])
+def test_the_summed_read_is_the_sum_of_the_tiles_reads(lut: CellLUT, v_gate: float) -> None:
+    """The main family summed over the row tiles inside one product (no ADC) against each
+    tile read on its own and the tiles summed after."""
+    gp, gn = _pairs(lut, 40, 12, seed=3)  # 3 row tiles x 2 column tiles of 16 x 8
+    reduced = reduce_tiles(lut, MappingConfig(rows=16, cols=8, wires=WIRES), v_gate, gp, gn)
+    v = torch.stack([_inputs(16, kind, seed=4) for kind in ("uniform", "sparse", "uniform")])
+    per_tile = column_currents(reduced, v)
+    assert per_tile.shape == (3, 32, 2 * 8)
+    torch.testing.assert_close(column_currents(reduced, v, summed=True), per_tile.sum(0))
+
+
 def test_the_column_mode_is_the_leading_eigenvector() -> None:
     lams, phis = column_modes(6, Wires(r_col=2.0, r_sense=1.0), 1)
     lam, phi = float(lams[0]), phis[:, 0]
