@@ -102,6 +102,11 @@ RISE_BUDGET = 5e-2
 LOADING_BUDGET = 5e-2
 CROSS_BUDGET = 5e-2
 
+#: q E (the first mode's coefficient times the loading's change) is left out of a layer where
+#: it stays below this fraction of each tile's largest column current (at high gate voltages,
+#: where the cells' slopes hardly change with the input).
+LOADING_NEGLIGIBLE = 1e-3
+
 #: Row voltages on which the rows are solved and the polynomials fitted.
 FIT_POINTS = 9
 
@@ -186,26 +191,33 @@ class WiredTiles:
     ----------
     main
         J0 = sum h~ (1 - c . phi): the column currents at the reference loading (A).
-    rise
-        q = sum (M0 phi)_1 h~: the column profile's first-mode coefficient (V).
-    loading
-        E = sum w delta_s: the first mode's loading beyond the reference (A/V).
     cross
         X~ = sum chi (1 - c . phi): the rows' response to the raised columns, per volt of the
         tile's amplitude (A/V).
+    mean_rise
+        The mean over each tile's columns of q, the first mode's coefficient (V): one column
+        per tile.
+    rise, loading
+        q = sum (M0 phi)_1 h~ (V) and E = sum w delta_s (A/V) per column, or both None where
+        their product stays below :data:`LOADING_NEGLIGIBLE` of the tile's largest current.
     reference, gain
         (t_in, 1, t_out, 1): the tile amplitude a0 at the reference inputs (V) and
         1 / (1 - gamma), gamma the amplitude's own feedback through the rows.
+    differential
+        ``main`` and ``cross`` hold the differences of each pair's columns (G+ minus G-), so
+        their products run over the pairs; the reads are :func:`differential_currents`.
     rows, cols, t_in, t_out
         Tile size (physical cells) and the tile grid.
     """
 
     main: FamilyGroup
-    rise: FamilyGroup
-    loading: FamilyGroup
     cross: FamilyGroup
+    mean_rise: FamilyGroup
+    rise: FamilyGroup | None
+    loading: FamilyGroup | None
     reference: torch.Tensor
     gain: torch.Tensor
+    differential: bool
     rows: int
     cols: int
     t_in: int
@@ -213,10 +225,12 @@ class WiredTiles:
 
     @property
     def terms(self) -> dict[str, int]:
-        """Basis functions per family (a read costs their sum in matrix products)."""
+        """Basis functions per family (a read costs their sum in matrix products, those of
+        ``main`` and ``cross`` over the pairs when ``differential``)."""
+        names = ("main", "rise", "loading", "cross")
         return {
-            name: getattr(self, name).basis.shape[1]
-            for name in ("main", "rise", "loading", "cross")
+            name: 0 if getattr(self, name) is None else getattr(self, name).basis.shape[1]
+            for name in names
         }
 
 
@@ -417,16 +431,24 @@ def _fit(values: torch.Tensor, points: torch.Tensor, powers: range) -> torch.Ten
 
 
 def reduce_tiles(
-    lut: CellLUT, config: MappingConfig, v_gate: float, gp: torch.Tensor, gn: torch.Tensor
+    lut: CellLUT,
+    config: MappingConfig,
+    v_gate: float,
+    gp: torch.Tensor,
+    gn: torch.Tensor,
+    *,
+    differential: bool = True,
 ) -> WiredTiles:
     """The once-per-weights work: the reduction of the tiles of conductance pairs ``gp``,
-    ``gn`` (in, out), in S, at ``v_gate`` (V) with ``config.wires``; differentiable."""
+    ``gn`` (in, out), in S, at ``v_gate`` (V) with ``config.wires``; differentiable.
+    ``differential``: read as pairs (:func:`differential_currents`, what the layers use),
+    else as single columns (:func:`column_currents`)."""
     rows, cols = config.rows, config.cols
     n_in, n_out = gp.shape
     t_in, t_out = math.ceil(n_in / rows), math.ceil(n_out / (cols // 2))
     tiles = pair_tiles(gp, gn, rows, cols // 2, lut.g_min_s)  # (t_in * t_out, rows, cols)
     dtype = gp.dtype if gp.is_floating_point() else torch.get_default_dtype()
-    return _reduce(lut, tiles, t_in, t_out, v_gate, config.wires, dtype)
+    return _reduce(lut, tiles, t_in, t_out, v_gate, config.wires, dtype, differential)
 
 
 def reduce_array(lut: CellLUT, g: torch.Tensor, v_gate: float, wires: Wires) -> WiredTiles:
@@ -446,8 +468,10 @@ def _reduce(
     v_gate: float,
     wires: Wires,
     dtype: torch.dtype,
+    differential: bool = False,
 ) -> WiredTiles:
-    """Row solves, fits and the linearization of ``tiles`` (t_in * t_out, rows, cols)."""
+    """Row solves, fits and the linearization of ``tiles`` (t_in * t_out, rows, cols);
+    ``differential``: their columns are pairs (G+, G-), read as differences."""
     _, rows, cols = tiles.shape
     lams, phis = column_modes(rows, wires, COLUMN_MODES)
     phis = phis.to(tiles.device)
@@ -488,18 +512,36 @@ def _reduce(
     def per_tile(x: torch.Tensor) -> torch.Tensor:
         return x.reshape(t_in, 1, t_out, 1).to(dtype)
 
+    def pairs(coef: torch.Tensor) -> torch.Tensor:
+        return coef[..., 0::2] - coef[..., 1::2] if differential else coef
+
+    kept = _product_share(main, rise, loading) > LOADING_NEGLIGIBLE
     return WiredTiles(
-        group(main, MAIN_BUDGET * scale, summed=True),
-        group(rise, RISE_BUDGET * largest(rise)),
-        group(loading, LOADING_BUDGET * largest(loading)),
-        group(cross, CROSS_BUDGET * largest(cross)),
+        group(pairs(main), MAIN_BUDGET * scale, summed=True),
+        group(pairs(cross), CROSS_BUDGET * largest(cross)),
+        group(rise.mean(-1, keepdim=True), RISE_BUDGET * largest(rise)),
+        group(rise, RISE_BUDGET * largest(rise)) if kept else None,
+        group(loading, LOADING_BUDGET * largest(loading)) if kept else None,
         per_tile(reference),
         per_tile(gain),
+        differential,
         rows,
         cols,
         t_in,
         t_out,
     )
+
+
+def _product_share(main: torch.Tensor, rise: torch.Tensor, loading: torch.Tensor) -> float:
+    """The largest |q E| of a column with every row at the same voltage (on the fit grid), as
+    a fraction of its tile's largest column current there (at the reference loading); from the
+    per-cell polynomials (powers from 0, tiles, rows, cols)."""
+    with torch.no_grad():
+        sums = [coef.detach().sum(-2) for coef in (main, rise, loading)]  # (P, tiles, cols)
+        grid = torch.linspace(0.0, 1.0, FIT_POINTS).tolist()
+        current, q, e = (torch.stack([_polyval(c, v) for v in grid]) for c in sums)
+        scale = current.abs().amax(dim=(0, 2)).clamp_min(1e-300)  # per tile
+        return float(((q * e).abs().amax(dim=(0, 2)) / scale).max())
 
 
 def _polyval(coef: torch.Tensor, v: float) -> torch.Tensor:
@@ -598,26 +640,54 @@ def _powers(v: torch.Tensor, highest: int) -> torch.Tensor:
     return torch.stack(out)
 
 
+def _read(reduced: WiredTiles, v: torch.Tensor, summed: bool) -> torch.Tensor:
+    """The read of every tile, (t_in, n, t_out, width), or summed over the row tiles (n,
+    t_out, width); width: cols, or the pairs when ``reduced.differential``."""
+    t_in, n = v.shape[:2]
+    width = reduced.cols // 2 if reduced.differential else reduced.cols
+    per_tile = [reduced.cross, reduced.mean_rise]
+    if reduced.rise is not None and reduced.loading is not None:
+        per_tile += [reduced.rise, reduced.loading]
+    powers = _powers(v, max(g.powers.stop for g in per_tile) - 1)
+    cross = reduced.cross.sums(powers).view(t_in, n, reduced.t_out, width)
+    mean_rise = reduced.mean_rise.sums(powers).view(t_in, n, reduced.t_out, 1)
+    # the tile's amplitude beyond the reference, from the mean first-mode coefficient
+    correction = cross * ((mean_rise - reduced.reference) * reduced.gain)
+    if len(per_tile) > 2:
+        shape = (t_in, n, reduced.t_out, reduced.cols)
+        product = reduced.rise.sums(powers).view(shape) * reduced.loading.sums(powers).view(shape)
+        if reduced.differential:
+            product = product[..., 0::2] - product[..., 1::2]
+        correction = correction - product
+    highest = reduced.main.powers.stop - 1
+    if not summed:
+        main = reduced.main.sums_by_term(_powers(v, highest))
+        return main.view(correction.shape) + correction
+    main = reduced.main.total(_powers(v.transpose(0, 1), highest))
+    return main.view(correction.shape[1:]) + correction.sum(0)
+
+
 def column_currents(reduced: WiredTiles, v: torch.Tensor, *, summed: bool = False) -> torch.Tensor:
     """Column currents (A) of every physical tile, (t_in, n, t_out * cols), for row voltages as
-    fractions of V_max ``v`` (t_in, n, rows) in [0, 1]: one read of every tile.
+    fractions of V_max ``v`` (t_in, n, rows) in [0, 1]: one read of every tile (of a
+    reduction that is not ``differential``).
 
     ``summed``: the sum over the row tiles, (n, t_out * cols), with the main family's sums
     over all row tiles in one matrix product."""
-    t_in, n = v.shape[:2]
-    shape = (t_in, n, reduced.t_out, reduced.cols)
-    per_tile = (reduced.rise, reduced.loading, reduced.cross)
-    powers = _powers(v, max(g.powers.stop for g in per_tile) - 1)
-    rise, loading, cross = (group.sums(powers).view(shape) for group in per_tile)
-    # the tile's amplitude beyond the reference, from the mean first-mode coefficient
-    beyond = (rise.mean(-1, keepdim=True) - reduced.reference) * reduced.gain
-    correction = torch.addcmul(beyond * cross, rise, loading, value=-1.0)
-    highest = reduced.main.powers.stop - 1
-    if not summed:
-        main = reduced.main.sums_by_term(_powers(v, highest)).view(shape)
-        return (main + correction).flatten(-2)
-    main = reduced.main.total(_powers(v.transpose(0, 1), highest))
-    return main + correction.sum(0).flatten(-2)
+    if reduced.differential:
+        raise ValueError("a differential reduction reads through differential_currents")
+    return _read(reduced, v, summed).flatten(-2)
+
+
+def differential_currents(
+    reduced: WiredTiles, v: torch.Tensor, *, summed: bool = False
+) -> torch.Tensor:
+    """I(G+) - I(G-) (A) of every pair of every tile of a ``differential`` reduction, (t_in,
+    n, t_out * cols / 2), or summed over the row tiles (n, t_out * cols / 2); ``v`` as in
+    :func:`column_currents`."""
+    if not reduced.differential:
+        raise ValueError("a reduction of single columns reads through column_currents")
+    return _read(reduced, v, summed).flatten(-2)
 
 
 def fast_wired_sum(
@@ -628,7 +698,7 @@ def fast_wired_sum(
     n_out: int,
 ) -> torch.Tensor:
     """Differential current (A) of every output, (n, n_out), from signed normalized inputs ``u``
-    (n, in): each phase a read of every tile through :func:`column_currents`, the ADC per tile
+    (n, in): each phase a read of every tile through :func:`differential_currents`, the ADC per tile
     and phase when it is on, summed over the tiles."""
     check_integer("n_out", n_out, low=1)
     rows, pairs = reduced.rows, reduced.cols // 2
@@ -641,9 +711,8 @@ def fast_wired_sum(
             continue
         v = F.pad(part, (0, reduced.t_in * rows - n_in)).reshape(n, reduced.t_in, rows)
         v = v.transpose(0, 1).to(reduced.main.weights.dtype)
-        currents = column_currents(reduced, v, summed=not per_tile)
-        currents = currents.reshape(-1, n, reduced.t_out, reduced.cols)
-        diff = currents[..., 0::2] - currents[..., 1::2]
+        diff = differential_currents(reduced, v, summed=not per_tile)
+        diff = diff.reshape(-1, n, reduced.t_out, pairs)
         if per_tile:
             full_scale = rows * (lut.g_on_s - lut.g_min_s) * lut.v_max * config.adc_range
             diff = quantize_symmetric(diff, full_scale, config.adc_bits)

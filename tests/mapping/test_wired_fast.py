@@ -47,7 +47,8 @@ def test_column_currents_match_the_reference_solver(
     v = _inputs(size, kind, seed=size + 1)
     tile = pair_tiles(gp, gn, size, size // 2, lut.g_min_s)[0]
     reference = solve(lut, tile, v * lut.v_max, v_gate, CircuitConfig(WIRES)).column_currents
-    fast = column_currents(reduce_tiles(lut, config, v_gate, gp, gn), v.unsqueeze(0))[0]
+    reduced = reduce_tiles(lut, config, v_gate, gp, gn, differential=False)
+    fast = column_currents(reduced, v.unsqueeze(0))[0]
     no_wires = lut.current(tile, (v * lut.v_max).unsqueeze(-1), v_gate).sum(dim=1)
     largest = reference.abs().amax(dim=1, keepdim=True)  # per input vector
     error = float(((fast - reference) / largest).abs().max())
@@ -61,7 +62,8 @@ def test_the_summed_read_is_the_sum_of_the_tiles_reads(lut: CellLUT, v_gate: flo
     """The main family summed over the row tiles inside one product (no ADC) against each
     tile read on its own and the tiles summed after."""
     gp, gn = _pairs(lut, 40, 12, seed=3)  # 3 row tiles x 2 column tiles of 16 x 8
-    reduced = reduce_tiles(lut, MappingConfig(rows=16, cols=8, wires=WIRES), v_gate, gp, gn)
+    config = MappingConfig(rows=16, cols=8, wires=WIRES)
+    reduced = reduce_tiles(lut, config, v_gate, gp, gn, differential=False)
     v = torch.stack([_inputs(16, kind, seed=4) for kind in ("uniform", "sparse", "uniform")])
     per_tile = column_currents(reduced, v)
     assert per_tile.shape == (3, 32, 2 * 8)
