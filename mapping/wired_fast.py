@@ -634,10 +634,16 @@ def _arrange(coef: torch.Tensor, t_in: int, t_out: int) -> torch.Tensor:
 
 def _powers(v: torch.Tensor, highest: int) -> torch.Tensor:
     """(...) -> (highest, ...): v^1 .. v^highest."""
-    out = [v]
-    for _ in range(2, highest + 1):
-        out.append(out[-1] * v)
-    return torch.stack(out)
+    if v.requires_grad and torch.is_grad_enabled():
+        out = [v]
+        for _ in range(2, highest + 1):
+            out.append(out[-1] * v)
+        return torch.stack(out)
+    out = v.new_empty((highest, *v.shape))  # written in place: no copies of the powers
+    out[0].copy_(v)
+    for p in range(1, highest):
+        torch.mul(out[p - 1], v, out=out[p])
+    return out
 
 
 def _read(reduced: WiredTiles, v: torch.Tensor, summed: bool) -> torch.Tensor:
