@@ -107,12 +107,15 @@ CROSS_BUDGET = 5e-2
 #: where the cells' slopes hardly change with the input).
 LOADING_NEGLIGIBLE = 1e-3
 
-#: Row voltages on which the rows are solved and the polynomials fitted.
+#: Row voltages on which the rows are solved and the polynomials fitted, and those of them at
+#: which s and p (cubics) are computed (all: on every other point the largest error at 64 x 64
+#: and 0.75 V grows from 0.26 % to 0.31 %).
 FIT_POINTS = 9
+SLOPE_POINTS = slice(None)
 
 #: Row-solve iterations at most, and the tolerance on the row node voltages (V).
 ROW_ITERATIONS = 60
-ROW_TOLERANCE_V = 1e-6
+ROW_TOLERANCE_V = 1e-5
 
 #: The row solves' floating type for layers in float32 (or lower): float32 resolves 1e-7 of a
 #: 0.5 V node, far below the tolerance, at half the memory traffic of float64 (float64 layers
@@ -342,6 +345,7 @@ def solve_rows(
     volts: torch.Tensor,
     wires: Wires,
     rise: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
+    slopes: slice = slice(None),
 ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
     """Cell currents and their slopes with every column node held at 0 V.
 
@@ -355,12 +359,14 @@ def solve_rows(
         A typical column-node rise of every cell (V, > 0), (tiles, rows, cols), or a function
         that makes it from the cell currents h: s is the secant of the cell's current over it
         (V_cell and V_gs lowered by it). None: s is not computed (returned as None).
+    slopes
+        The points (of ``volts``) at which s and p are computed.
 
     Returns
     -------
     (h, s, p)
-        Each (tiles, points, rows, cols), in the cells' dtype: the cell current (A),
-        -Delta I / rise and dI/dV_cell (A/V).
+        Each (tiles, points, rows, cols) (s and p at the ``slopes`` points), in the cells'
+        dtype: the cell current (A), -Delta I / rise and dI/dV_cell (A/V).
 
     Raises
     ------
@@ -381,20 +387,21 @@ def solve_rows(
         if update < ROW_TOLERANCE_V:
             break
     for _ in range(ROW_ITERATIONS):
-        new = source - _row_drop(cells(node), wires)
+        current = cells(node)
+        new = source - _row_drop(current, wires)
         with torch.no_grad():
             update = float((new - node).abs().max())
-        node = new
         if update < ROW_TOLERANCE_V:
-            break
+            break  # current is that of node, within the tolerance of the fixed point
+        node = new
     else:
         raise CircuitConvergenceError(ROW_ITERATIONS, update, ROW_TOLERANCE_V)
-    current = cells(node)
+    node, on = node[:, slopes], current[:, slopes]
     if rise is None:
         return current, None, cells.slope_v(node)
     if callable(rise):
         rise = rise(current)
-    secant = (current - cells.lowered(node, rise)) / rise.unsqueeze(1)
+    secant = (on - cells.lowered(node, rise)) / rise.unsqueeze(1)
     return current, secant, cells.slope_v(node)
 
 
@@ -481,14 +488,16 @@ def _reduce(
     parts = []
     for start in range(0, tiles.shape[0], step):
         cells = _RowCells(lut, tiles[start : start + step].to(work), v_gate)
-        h, s, p = solve_rows(cells, points * lut.v_max, wires, _typical_rise(points, wires))
+        rise = _typical_rise(points, wires)
+        h, s, p = solve_rows(cells, points * lut.v_max, wires, rise, SLOPE_POINTS)
         # each column's expected mode current at mid-scale inputs: the shape of z over a tile
         phi = phis[:, 0].view(1, rows, 1).to(work)
         typical = (phi * h[:, FIT_POINTS // 2]).sum(1, keepdim=True)
         typical = typical / typical.mean(-1, keepdim=True)  # (tiles, 1, cols)
         cross = phi.unsqueeze(1) * p * _row_drop(s * typical.unsqueeze(1), wires)
         h_coef = F.pad(_fit(h.double(), points, H_POWERS), (0, 0, 0, 0, 0, 0, 1, 0))
-        s_coef, x_coef = _fit(torch.stack([s, cross], dim=2).double(), points, S_POWERS).unbind(2)
+        both = torch.stack([s, cross], dim=2).double()
+        s_coef, x_coef = _fit(both, points[SLOPE_POINTS], S_POWERS).unbind(2)
         parts.append(_linearize(lams.to(phis), phis, h_coef, s_coef, x_coef))
     main, rise, loading, cross, reference, gain = (
         torch.cat(x, dim=1) for x in zip(*parts, strict=True)
