@@ -49,7 +49,11 @@ family's basis (:class:`FamilyGroup`) is the fewest leading modes of the layer's
 polynomials that keep every cell within the family's budget (:data:`MAIN_BUDGET`,
 :data:`RISE_BUDGET`, :data:`LOADING_BUDGET`, :data:`CROSS_BUDGET`); the cells' values at 0 V
 are constants per column and cost no product. Without the ADC the main family is summed over
-the row tiles inside its products, and only q, E and X~ are formed per tile.
+the row tiles inside its products, and only q, E and X~ are formed per tile. The layers read
+each pair's difference (``differential``): the main family and X~ (its factor a - a0 is the
+tile's) are linear, so they are reduced over the pairs' differences, at half the products;
+q E is formed per column. Where q E stays below :data:`LOADING_NEGLIGIBLE` of a tile's
+largest current (with every row at one voltage), q and E are left out.
 
 Left out: the column profile beyond two modes, the cells' curvature in c beyond the secant,
 second order in the slopes' change, the rows' response beyond first order with one amplitude
@@ -259,10 +263,11 @@ def _row_drop(currents: torch.Tensor, wires: Wires) -> torch.Tensor:
 
 
 class _RowCells:
-    """The cells of a set of tiles as functions of V_cell, each tabulated along the LUT's V_in
-    grid at a fixed V_gs (its conductance and V_gs interpolated as the trilinear LUT does, with
-    linear extrapolation below the gate grid as the circuit solver): a lookup is a grid index
-    and two gathers. With the column nodes at 0 V, V_gs = V_gate."""
+    """The cells of a set of tiles as functions of V_cell at a fixed V_gs (conductance, V_gs and
+    V_in interpolated as the trilinear LUT does, with linear extrapolation below the gate grid
+    as the circuit solver). With the column nodes at 0 V, V_gs = V_gate: a lookup is a grid
+    index and four gathers from the LUT's (G, V_in) slice at V_gate, small enough to stay in
+    the processor's cache."""
 
     def __init__(self, lut: CellLUT, g: torch.Tensor, v_gate: float) -> None:
         lut.gate_index(v_gate)  # on the grid
@@ -276,8 +281,9 @@ class _RowCells:
         self.v_gate = float(v_gate)
         self.v0, self.n_v = float(lut.v_grid[0]), lut.v_grid.numel()
         self.step = float(lut.v_grid[-1] - lut.v_grid[0]) / (self.n_v - 1)
-        at_gate = self.table[:, lut.gate_index(v_gate)]  # (n_g, n_v)
-        self.current = torch.lerp(at_gate[self.ig], at_gate[self.ig + 1], self.tg)
+        self.at_gate = self.table[:, lut.gate_index(v_gate)].reshape(-1)  # (n_g * n_v,)
+        self.start = (self.ig * self.n_v).unsqueeze(1)  # each cell's row of at_gate
+        self.dtype = g.dtype
         self.form = lut.separable(v_gate).to(g.dtype, g.device)
         self.form_weights = self.form.weights(self.form.a(g)).unsqueeze(2)  # (terms, t, 1, r, c)
 
@@ -291,21 +297,31 @@ class _RowCells:
         return out
 
     def _locate(self, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Index of each point's V_in interval and the fraction within it, each with a trailing
-        axis of 1; ``v`` (tiles, points, rows, cols) in V."""
+        """Index of each point's V_in interval and the fraction within it; ``v`` (tiles,
+        points, rows, cols) in V."""
         x = (v - self.v0) / self.step
         i = torch.floor(x.detach()).long().clamp(0, self.n_v - 2)
-        return i.unsqueeze(-1), (x - i).unsqueeze(-1)
+        return i, x - i
 
-    @staticmethod
-    def _at(table: torch.Tensor, i: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Linear interpolation in a (tiles, rows, cols, n_v) table at :meth:`_locate`'s points."""
-        table = table.unsqueeze(1).expand(-1, i.shape[1], -1, -1, -1)
-        return torch.lerp(table.gather(-1, i), table.gather(-1, i + 1), t).squeeze(-1)
+    def _corners(self, v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The cells' currents at the four (G, V_in) grid corners around each point, and the
+        fraction within the V_in interval."""
+        i, t = self._locate(v)
+        start = self.start + i
+        table = self.at_gate
+        return (
+            table[start],
+            table[start + 1],
+            table[start + self.n_v],
+            table[start + self.n_v + 1],
+            t,
+        )
 
     def __call__(self, v: torch.Tensor) -> torch.Tensor:
         """Cell currents (A) at V_cell ``v`` >= 0 V (tiles, points, rows, cols), V_gs = V_gate."""
-        return self._at(self.current, *self._locate(v))
+        low, low_next, high, high_next, t = self._corners(v)
+        tg = self.tg.squeeze(-1).unsqueeze(1)
+        return torch.lerp(torch.lerp(low, low_next, t), torch.lerp(high, high_next, t), tg)
 
     def lowered(self, v: torch.Tensor, rise: torch.Tensor) -> torch.Tensor:
         """Cell currents (A) with the column node raised by ``rise`` (V, per cell, shaped like g):
@@ -318,8 +334,7 @@ class _RowCells:
         k, tk = interval(vg_grid, (self.v_gate - rise).clamp(max=float(vg_grid[-1])), clamp=False)
         cell = v - rise.unsqueeze(1)
         sign = torch.where(cell < 0, -1.0, 1.0).to(cell.dtype)
-        i, t = self._locate(cell.abs())  # (tiles, points, rows, cols, 1)
-        i, t = i.squeeze(-1), t.squeeze(-1)
+        i, t = self._locate(cell.abs())  # (tiles, points, rows, cols)
         n_m, n_v = self.table.shape[1:]
         flat = self.table.reshape(-1)
         corner = ((self.ig * n_m + k) * n_v).unsqueeze(1) + i  # G low, V_gs low, V_in low
@@ -335,9 +350,9 @@ class _RowCells:
 
     def slope_v(self, v: torch.Tensor) -> torch.Tensor:
         """dI/dV_cell (A/V) at ``v``, V_gs = V_gate: the slope of the V_in interval."""
-        i, _ = self._locate(v)
-        table = self.current.unsqueeze(1).expand(-1, i.shape[1], -1, -1, -1)
-        return ((table.gather(-1, i + 1) - table.gather(-1, i)) / self.step).squeeze(-1)
+        low, low_next, high, high_next, _ = self._corners(v)
+        tg = self.tg.squeeze(-1).unsqueeze(1)
+        return torch.lerp(low_next - low, high_next - high, tg) / self.step
 
 
 def solve_rows(
@@ -373,8 +388,8 @@ def solve_rows(
     CircuitConvergenceError
         The row iteration did not settle (wires far too resistive for the cells).
     """
-    source = volts.to(cells.current.dtype).view(1, -1, 1, 1)
-    tiles, rows, cols = cells.current.shape[:3]
+    source = volts.to(cells.dtype).view(1, -1, 1, 1)
+    tiles, rows, cols = cells.ig.shape
     node = source.expand(tiles, -1, rows, cols)
     update = float("inf")
     # the separable form converges the nodes cheaply (no table lookups); the table's own
