@@ -11,6 +11,7 @@ from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.circuit import CircuitConfig, solve
 from neatxbar.mapping.wired import pair_tiles
 from neatxbar.mapping.wired_fast import column_currents, column_modes, reduce_tiles
+from neatxbar.mapping.wired_rows import column_rise, row_drop
 from neatxbar.spice.params import Wires
 
 WIRES = Wires(r_row=2.5, r_col=2.5)
@@ -157,20 +158,16 @@ def test_the_reduction_follows_the_weights(lut: CellLUT, monkeypatch: pytest.Mon
 @pytest.mark.parametrize("wires", [Wires(r_row=2.0, r_driver=3.0), Wires(r_row=1.5)])
 def test_row_drop_is_the_row_resistance_matrix(wires: Wires) -> None:
     """The cumulative-sum drop equals R_row @ I, R_row[j, l] = r_driver + r_row min(j, l)."""
-    from neatxbar.mapping.wired_fast import _row_drop
-
     currents = torch.rand(3, 5, 7, dtype=torch.float64)
     j = torch.arange(7)
     resistance = wires.r_driver + wires.r_row * torch.minimum(j[:, None], j[None, :]).double()
-    torch.testing.assert_close(_row_drop(currents, wires), currents @ resistance.T)
+    torch.testing.assert_close(row_drop(currents, wires), currents @ resistance.T)
 
 
 @pytest.mark.parametrize("wires", [Wires(r_col=2.0, r_sense=3.0), Wires(r_col=1.5)])
 def test_column_rise_is_the_column_resistance_matrix(wires: Wires) -> None:
     """The cumulative-sum rise equals R @ I along each column (sense at the last row)."""
-    from neatxbar.mapping.wired_fast import _column_rise
-
     currents = torch.rand(2, 6, 4, dtype=torch.float64)
     i = torch.arange(6)
     resistance = wires.r_sense + wires.r_col * (5 - torch.maximum(i[:, None], i[None, :])).double()
-    torch.testing.assert_close(_column_rise(currents, wires), resistance @ currents)
+    torch.testing.assert_close(column_rise(currents, wires), resistance @ currents)
