@@ -151,7 +151,7 @@ def _speed_rows(lut: CellLUT) -> list[tuple[str, ...]]:
             with torch.no_grad():
                 twin(x[:1])  # the once-per-weights reduction of every layer
             once = time.perf_counter() - start
-            wired = _timed(twin, x, repeats=1)
+            wired = _timed(twin, x)
             terms = [layer._cached["wired_tiles"][1].terms for layer in _twins(twin)]
             rows.append(
                 (
@@ -187,7 +187,8 @@ def main() -> None:
         "with reltol 1e-6, vntol 1e-9, 2 threads. Errors: largest |I / I_ref - 1| of the column "
         "currents (%); against the reference solver over 64 vectors (uniform / sparse), against "
         f"ngspice over {SPICE_VECTORS} uniform vectors. Then accuracy (%) on the same images, and "
-        "forward times against the ideal model (random weights, batch 256, float32)."
+        "forward times against the ideal model (random weights, batch 256, float32; each the "
+        "best of 3 after a warm-up)."
     )
     header = [
         "array",

@@ -476,17 +476,17 @@ def _read(reduced: WiredTiles, v: torch.Tensor, summed: bool) -> torch.Tensor:
     t_out, width); width: cols, or the pairs when ``reduced.differential``."""
     t_in, n = v.shape[:2]
     width = reduced.cols // 2 if reduced.differential else reduced.cols
-    per_tile = [reduced.cross, reduced.mean_rise]
-    if reduced.rise is not None and reduced.loading is not None:
-        per_tile += [reduced.rise, reduced.loading]
-    powers = _powers(v, max(g.powers.stop for g in per_tile) - 1)
+    loading = None if reduced.rise is None else (reduced.rise, reduced.loading)
+    per_tile = [reduced.cross, reduced.mean_rise, *(loading or ())]
+    powers = _powers(v, max(group.powers.stop for group in per_tile) - 1)
     cross = reduced.cross.sums(powers).view(t_in, n, reduced.t_out, width)
     mean_rise = reduced.mean_rise.sums(powers).view(t_in, n, reduced.t_out, 1)
     # the tile's amplitude beyond the reference, from the mean first-mode coefficient
     correction = cross * ((mean_rise - reduced.reference) * reduced.gain)
-    if len(per_tile) > 2:
+    if loading is not None:  # q E, per physical column
         shape = (t_in, n, reduced.t_out, reduced.cols)
-        product = reduced.rise.sums(powers).view(shape) * reduced.loading.sums(powers).view(shape)
+        q, e = (group.sums(powers).view(shape) for group in loading)
+        product = q * e
         if reduced.differential:
             product = product[..., 0::2] - product[..., 1::2]
         correction = correction - product
