@@ -53,8 +53,8 @@ characterize: install
 		$(BIN)/neat characterize --preset $$name --out luts/$$name.h5 || exit 1; \
 	done
 
-# The main job: ResNet18 on the digits with the paper LUT, end to end (about 17 minutes on
-# 2 cores, most of them with wires; a rerun reuses what exists), then the figures of the LUT.
+# The main job: ResNet18 on the digits with the paper LUT, end to end (about 8 minutes on
+# 2 cores with the install, a third of them with wires; a rerun reuses what exists), then the figures of the LUT.
 demo: install
 	$(BIN)/neat doctor
 	$(BIN)/neat report experiment --config configs/experiment-digits.toml --out reports/demo
