@@ -54,7 +54,8 @@ characterize: install
 	done
 
 # The main job: ResNet18 on the digits with the paper LUT, end to end (about 8 minutes on
-# 2 cores with the install, a third of them with wires; a rerun reuses what exists), then the figures of the LUT.
+# 2 cores with the install, a third of them with wires; a rerun reuses what exists), then
+# the figures of the LUT.
 demo: install
 	$(BIN)/neat doctor
 	$(BIN)/neat report experiment --config configs/experiment-digits.toml --out reports/demo
