@@ -107,11 +107,10 @@ CROSS_BUDGET = 5e-2
 #: where the cells' slopes hardly change with the input).
 LOADING_NEGLIGIBLE = 1e-3
 
-#: Row voltages on which the rows are solved and the polynomials fitted, and those of them at
-#: which s and p (cubics) are computed (all: on every other point the largest error at 64 x 64
-#: and 0.75 V grows from 0.26 % to 0.31 %).
+#: Row voltages on which the rows are solved and the polynomials fitted (h, s and p on all of
+#: them: s and p on every other point only, the largest error at 64 x 64 and 0.75 V grows from
+#: 0.26 % to 0.31 %).
 FIT_POINTS = 9
-SLOPE_POINTS = slice(None)
 
 #: The row solves' floating type for layers in float32 (or lower): float32 resolves 1e-7 of a
 #: 0.5 V node, far below the tolerance, at half the memory traffic of float64 (float64 layers
@@ -305,7 +304,7 @@ def _reduce(
     for start in range(0, tiles.shape[0], step):
         cells = RowCells(lut, tiles[start : start + step].to(work), v_gate)
         rise = typical_rise(points, wires)
-        h, s, p = solve_rows(cells, points * lut.v_max, wires, rise, SLOPE_POINTS)
+        h, s, p = solve_rows(cells, points * lut.v_max, wires, rise)
         # each column's expected mode current at mid-scale inputs: the shape of z over a tile
         phi = phis[:, 0].view(1, rows, 1).to(work)
         typical = (phi * h[:, FIT_POINTS // 2]).sum(1, keepdim=True)
@@ -313,7 +312,7 @@ def _reduce(
         cross = phi.unsqueeze(1) * p * row_drop(s * typical.unsqueeze(1), wires)
         h_coef = F.pad(_fit(h.double(), points, H_POWERS), (0, 0, 0, 0, 0, 0, 1, 0))
         both = torch.stack([s, cross], dim=2).double()
-        s_coef, x_coef = _fit(both, points[SLOPE_POINTS], S_POWERS).unbind(2)
+        s_coef, x_coef = _fit(both, points, S_POWERS).unbind(2)
         parts.append(_linearize(lams.to(phis), phis, h_coef, s_coef, x_coef))
     main, rise, loading, cross, reference, gain = (
         torch.cat(x, dim=1) for x in zip(*parts, strict=True)
@@ -395,9 +394,10 @@ def _linearize(
     couple = (modes.unsqueeze(1) * modes * s0).sum(-2)  # B0_mk: (modes, modes, tiles, cols)
     lam = torch.diag(lams)
     system = torch.eye(count, dtype=lams.dtype) + torch.einsum("mk,kjtc->tcmj", lam, couple)
-    m0 = torch.linalg.solve(system, lam)  # (tiles, cols, m, k): (1 + Lambda B0)^-1 Lambda
+    inverse = torch.linalg.inv(system)  # (tiles, cols, m, k), 2 x 2 each
+    m0 = inverse @ lam  # (1 + Lambda B0)^-1 Lambda
     c = torch.einsum("tcmk,mtc->ktc", m0, load)  # M0^T S0
-    s_hat = torch.einsum("mk,tcjk,jtc->mtc", lam, torch.linalg.inv(system), load)
+    s_hat = torch.einsum("mk,tcjk,jtc->mtc", lam, inverse, load)
     profile = (modes * c.unsqueeze(-2)).sum(0)  # sum_k c_k phi_k(i): (tiles, rows, cols)
     first = torch.einsum("tck,kr->trc", m0[..., 0, :], phis.T)  # (M0 phi)_1
     a_h = (first * h0).sum(-2).mean(-1)
@@ -478,7 +478,10 @@ def _read(reduced: WiredTiles, v: torch.Tensor, summed: bool) -> torch.Tensor:
     width = reduced.cols // 2 if reduced.differential else reduced.cols
     loading = None if reduced.rise is None else (reduced.rise, reduced.loading)
     per_tile = [reduced.cross, reduced.mean_rise, *(loading or ())]
-    powers = _powers(v, max(group.powers.stop for group in per_tile) - 1)
+    highest = max(group.powers.stop for group in per_tile) - 1
+    if not summed:  # the main family is read per tile too: one set of powers for all
+        highest = max(highest, reduced.main.powers.stop - 1)
+    powers = _powers(v, highest)
     cross = reduced.cross.sums(powers).view(t_in, n, reduced.t_out, width)
     mean_rise = reduced.mean_rise.sums(powers).view(t_in, n, reduced.t_out, 1)
     # the tile's amplitude beyond the reference, from the mean first-mode coefficient
@@ -490,11 +493,11 @@ def _read(reduced: WiredTiles, v: torch.Tensor, summed: bool) -> torch.Tensor:
         if reduced.differential:
             product = product[..., 0::2] - product[..., 1::2]
         correction = correction - product
-    highest = reduced.main.powers.stop - 1
     if not summed:
-        main = reduced.main.sums_by_term(_powers(v, highest))
+        main = reduced.main.sums_by_term(powers)
         return main.view(correction.shape) + correction
-    main = reduced.main.total(_powers(v.transpose(0, 1), highest))
+    # summed over the row tiles in one product: the powers laid out input by input
+    main = reduced.main.total(_powers(v.transpose(0, 1), reduced.main.powers.stop - 1))
     return main.view(correction.shape[1:]) + correction.sum(0)
 
 

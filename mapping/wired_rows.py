@@ -134,9 +134,8 @@ def solve_rows(
     cells: RowCells,
     volts: torch.Tensor,
     wires: Wires,
-    rise: torch.Tensor | Callable[[torch.Tensor], torch.Tensor] | None = None,
-    slopes: slice = slice(None),
-) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+    rise: Callable[[torch.Tensor], torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Cell currents and their slopes with every column node held at 0 V.
 
     Parameters
@@ -146,17 +145,15 @@ def solve_rows(
     volts
         Row source voltages (V), (points,): every row of every tile driven at each in turn.
     rise
-        A typical column-node rise of every cell (V, > 0), (tiles, rows, cols), or a function
-        that makes it from the cell currents h: s is the secant of the cell's current over it
-        (V_cell and V_gs lowered by it). None: s is not computed (returned as None).
-    slopes
-        The points (of ``volts``) at which s and p are computed.
+        h -> a typical column-node rise of every cell (V, > 0), (tiles, rows, cols), from the
+        cell currents h: s is the secant of the cell's current over it (V_cell and V_gs
+        lowered by it); e.g. :func:`typical_rise`.
 
     Returns
     -------
     (h, s, p)
-        Each (tiles, points, rows, cols) (s and p at the ``slopes`` points), in the cells'
-        dtype: the cell current (A), -Delta I / rise and dI/dV_cell (A/V).
+        Each (tiles, points, rows, cols), in the cells' dtype: the cell current (A),
+        -Delta I / rise and dI/dV_cell (A/V).
 
     Raises
     ------
@@ -186,12 +183,8 @@ def solve_rows(
         node = new
     else:
         raise CircuitConvergenceError(ROW_ITERATIONS, update, ROW_TOLERANCE_V)
-    node, on = node[:, slopes], current[:, slopes]
-    if rise is None:
-        return current, None, cells.slope_v(node)
-    if callable(rise):
-        rise = rise(current)
-    secant = (on - cells.lowered(node, rise)) / rise.unsqueeze(1)
+    typical = rise(current)
+    secant = (current - cells.lowered(node, typical)) / typical.unsqueeze(1)
     return current, secant, cells.slope_v(node)
 
 
