@@ -95,12 +95,19 @@ COLUMN_MODES = 2
 REFERENCE_INPUT = 0.5
 
 #: Largest error of a cell's function in its family's compressed basis: for the main family a
-#: fraction of G_ON * V_max; for the others (second-order corrections) a fraction of the
-#: family's largest per-cell function.
-MAIN_BUDGET = 5e-5
-RISE_BUDGET = 5e-2
-LOADING_BUDGET = 5e-2
-CROSS_BUDGET = 5e-2
+#: fraction of G_ON * V_max (at most, see :data:`MAIN_SHARE`); for the others (second-order
+#: corrections) a fraction of the family's largest per-cell function. Each is the bound on the
+#: 2-norm of the cell's residual over 101 points of v in [0, 1], so its rms is a tenth of it.
+MAIN_BUDGET = 4e-3
+RISE_BUDGET = 0.1
+LOADING_BUDGET = 0.15
+CROSS_BUDGET = 0.3
+
+#: The main family's budget is also held below this fraction of the wires' relative effect,
+#: G_ON (r_row cols^2 + r_col rows^2) / 2 (about 0.34 for 64 x 64 tiles with 2.5-ohm
+#: segments): on small tiles or thin wires the compression stays far below what the wires
+#: change.
+MAIN_SHARE = 1.2e-2
 
 #: q E (the first mode's coefficient times the loading's change) is left out of a layer where
 #: it stays below this fraction of each tile's largest column current (at high gate voltages,
@@ -120,6 +127,9 @@ ROW_DTYPE = torch.float32
 #: Cells (tiles x grid points x rows x cols) solved at once in the row solve.
 ROW_CHUNK_CELLS = 1 << 19
 
+#: Elements of the powers of the inputs (powers x inputs x rows) read at once.
+READ_CHUNK = 1 << 22
+
 
 @dataclass(frozen=True)
 class FamilyGroup:
@@ -129,52 +139,43 @@ class FamilyGroup:
 
     Attributes
     ----------
-    powers
-        The powers of v the basis is written in (from 1: the value at 0 V is ``constant``).
     basis
-        (len(powers), K): the basis polynomials as power coefficients.
+        (P, K): the K basis polynomials as coefficients of v^1 .. v^P (the value at 0 V is
+        ``constant``).
     weights
-        The cells' coordinates in the basis (units of the family: A, V or A/V), laid out for
-        the read: (t_in, K * rows, t_out * cols) for :meth:`sums` (one batched product per
-        read), or (K, t_in * rows, t_out * cols) for :meth:`total`.
+        (K, t_in, rows, t_out * width): the cells' coordinates in the basis (units of the
+        family: A, V or A/V), per basis function and row tile. The same memory serves the
+        per-tile read (a batched product over the row tiles) and the summed one (one product
+        over every row, as (t_in * rows, t_out * width)).
     constant
-        (t_in, 1, t_out * cols): the input-independent part of the sums (the cells at 0 V).
+        (t_in, 1, t_out * width): the input-independent part of the sums (the cells at 0 V).
     """
 
-    powers: range
     basis: torch.Tensor
     weights: torch.Tensor
     constant: torch.Tensor
 
-    def _features(self, powers: torch.Tensor) -> torch.Tensor:
-        """(K, ..., rows): the basis functions at the row voltages, from their powers v^1,
-        v^2, ... (P, ..., rows), in one product."""
-        stack = powers[self.powers.start - 1 : self.powers.stop - 1]
-        return (self.basis.T @ stack.flatten(1)).view(-1, *stack.shape[1:])
+    @property
+    def terms(self) -> int:
+        """K, the basis functions: a read costs K matrix products."""
+        return self.basis.shape[1]
 
-    def sums(self, powers: torch.Tensor) -> torch.Tensor:
-        """(t_in, n, t_out * cols): the sums over each tile's rows, from the powers (P, t_in,
-        n, rows); weights laid out per tile."""
-        features = self._features(powers).permute(1, 2, 0, 3).flatten(2)  # (t_in, n, K rows)
-        return torch.baddbmm(self.constant, features, self.weights)
-
-    def total(self, powers: torch.Tensor) -> torch.Tensor:
-        """(n, t_out * cols): the sums over each tile's rows summed over the row tiles, from
-        the powers (P, n, t_in, rows), a product per basis function over all the tiles at
-        once; weights laid out for it."""
-        out = self.constant.sum(0)
-        for feature, weight in zip(self._features(powers), self.weights, strict=True):
-            out = torch.addmm(out, feature.flatten(1), weight)
+    def sums(self, features: torch.Tensor) -> torch.Tensor:
+        """(t_in, n, t_out * width): the sums over each tile's rows, from this family's basis
+        functions at the row voltages, (K, n, t_in, rows)."""
+        t_in, n = self.weights.shape[1], features.shape[1]
+        out = self.constant.expand(t_in, n, -1).clone()
+        for feature, weight in zip(features, self.weights, strict=True):
+            out = out.baddbmm_(feature.transpose(0, 1), weight)
         return out
 
-    def sums_by_term(self, powers: torch.Tensor) -> torch.Tensor:
-        """:meth:`sums` with the weights laid out for :meth:`total`, a batched product per
-        basis function."""
-        out = self.constant
-        t_in, rows = powers.shape[1], powers.shape[-1]
-        weights = self.weights.view(len(self.weights), t_in, rows, -1)
-        for feature, weight in zip(self._features(powers), weights, strict=True):
-            out = torch.baddbmm(out, feature, weight)
+    def total(self, features: torch.Tensor) -> torch.Tensor:
+        """(n, t_out * width): the sums over each tile's rows summed over the row tiles, one
+        product per basis function over all the tiles at once; ``features`` as in
+        :meth:`sums`."""
+        out = self.constant.sum(0).expand(features.shape[1], -1).clone()
+        for feature, weight in zip(features, self.weights, strict=True):
+            out = out.addmm_(feature.flatten(1), weight.flatten(0, 1))
         return out
 
 
@@ -192,12 +193,14 @@ class WiredTiles:
     cross
         X~ = sum chi (1 - c . phi): the rows' response to the raised columns, per volt of the
         tile's amplitude (A/V).
-    mean_rise
-        The mean over each tile's columns of q, the first mode's coefficient (V): one column
-        per tile.
-    rise, loading
-        q = sum (M0 phi)_1 h~ (V) and E = sum w delta_s (A/V) per column, or both None where
-        their product stays below :data:`LOADING_NEGLIGIBLE` of the tile's largest current.
+    rise
+        q = sum (M0 phi)_1 h~ (V), the first mode's coefficient, per tile as ``cols`` columns
+        (where ``loading`` is kept) and then their mean over the tile's columns: width
+        ``cols + 1``, or 1 (the mean only).
+    loading
+        E = sum w delta_s (A/V) per column, with the sign of each pair's G- column folded in
+        when ``differential``; None where q E stays below :data:`LOADING_NEGLIGIBLE` of the
+        tile's largest current.
     reference, gain
         (t_in, 1, t_out, 1): the tile amplitude a0 at the reference inputs (V) and
         1 / (1 - gamma), gamma the amplitude's own feedback through the rows.
@@ -210,8 +213,7 @@ class WiredTiles:
 
     main: FamilyGroup
     cross: FamilyGroup
-    mean_rise: FamilyGroup
-    rise: FamilyGroup | None
+    rise: FamilyGroup
     loading: FamilyGroup | None
     reference: torch.Tensor
     gain: torch.Tensor
@@ -222,13 +224,22 @@ class WiredTiles:
     t_out: int
 
     @property
+    def groups(self) -> tuple[FamilyGroup, ...]:
+        """The families a read evaluates, in the order of :attr:`basis`."""
+        kept = () if self.loading is None else (self.loading,)
+        return (self.main, self.rise, self.cross, *kept)
+
+    @property
     def terms(self) -> dict[str, int]:
         """Basis functions per family (a read costs their sum in matrix products, those of
-        ``main`` and ``cross`` over the pairs when ``differential``)."""
-        names = ("main", "rise", "loading", "cross")
+        ``main`` and ``cross`` over the pairs when ``differential``, ``rise`` over the mean
+        columns only where ``loading`` is left out)."""
+        kept = 0 if self.loading is None else self.loading.terms
         return {
-            name: 0 if getattr(self, name) is None else getattr(self, name).basis.shape[1]
-            for name in names
+            "main": self.main.terms,
+            "rise": self.rise.terms,
+            "loading": kept,
+            "cross": self.cross.terms,
         }
 
 
@@ -318,17 +329,14 @@ def _reduce(
         torch.cat(x, dim=1) for x in zip(*parts, strict=True)
     )
     scale = lut.g_on_s * lut.v_max
+    strength = lut.g_on_s * (wires.r_row * cols**2 + wires.r_col * rows**2) / 2
 
-    def group(coef: torch.Tensor, tolerance: float, summed: bool = False) -> FamilyGroup:
+    def group(coef: torch.Tensor, tolerance: float) -> FamilyGroup:
         # the value at 0 V costs no product: a constant per column
-        constant = _arrange(coef[:1].sum(-2, keepdim=True), t_in, t_out)
-        powers = range(1, coef.shape[0])
-        basis, coords = _compress(powers, coef[1:], tolerance)
+        constant = _arrange(coef[:1].sum(-2, keepdim=True), t_in, t_out)[0]
+        basis, coords = _compress(range(1, coef.shape[0]), coef[1:], tolerance)
         weights = _arrange(coords, t_in, t_out)
-        if summed:  # (t_in, K rows, out) -> (K, t_in rows, out)
-            weights = weights.view(t_in, -1, rows, weights.shape[-1]).transpose(0, 1)
-            weights = weights.reshape(-1, t_in * rows, weights.shape[-1])
-        return FamilyGroup(powers, basis.to(dtype), weights.to(dtype), constant.to(dtype))
+        return FamilyGroup(basis.to(dtype), weights.to(dtype), constant.to(dtype))
 
     def largest(coef: torch.Tensor) -> float:
         return max(float(coef.detach().abs().max()), 1e-300)
@@ -340,11 +348,13 @@ def _reduce(
         return coef[..., 0::2] - coef[..., 1::2] if differential else coef
 
     kept = _product_share(main, rise, loading) > LOADING_NEGLIGIBLE
+    mean = rise.mean(-1, keepdim=True)  # the tile amplitude's estimate: q's mean
+    if differential:  # each pair's G- column enters q E with a minus sign
+        loading = loading * torch.tensor([1.0, -1.0]).to(loading).repeat(cols // 2)
     return WiredTiles(
-        group(pairs(main), MAIN_BUDGET * scale, summed=True),
+        group(pairs(main), min(MAIN_BUDGET, MAIN_SHARE * strength) * scale),
         group(pairs(cross), CROSS_BUDGET * largest(cross)),
-        group(rise.mean(-1, keepdim=True), RISE_BUDGET * largest(rise)),
-        group(rise, RISE_BUDGET * largest(rise)) if kept else None,
+        group(torch.cat([rise, mean], -1) if kept else mean, RISE_BUDGET * largest(rise)),
         group(loading, LOADING_BUDGET * largest(loading)) if kept else None,
         per_tile(reference),
         per_tile(gain),
@@ -450,55 +460,64 @@ def _compress(
 
 
 def _arrange(coef: torch.Tensor, t_in: int, t_out: int) -> torch.Tensor:
-    """(terms, t_in * t_out, rows, cols) -> (t_in, terms * rows, t_out * cols), the right
-    operand of a batched product with the terms of each row tile's inputs."""
-    terms, _, rows, cols = coef.shape
-    coef = coef.reshape(terms, t_in, t_out, rows, cols).permute(1, 0, 3, 2, 4)
-    return coef.reshape(t_in, terms * rows, t_out * cols).contiguous()
+    """(terms, t_in * t_out, rows, width) -> (terms, t_in, rows, t_out * width): the right
+    operands of the products with each row tile's inputs."""
+    terms, _, rows, width = coef.shape
+    coef = coef.reshape(terms, t_in, t_out, rows, width).transpose(2, 3)
+    return coef.reshape(terms, t_in, rows, t_out * width).contiguous()
 
 
-def _powers(v: torch.Tensor, highest: int) -> torch.Tensor:
-    """(...) -> (highest, ...): v^1 .. v^highest."""
+def _features(groups: tuple[FamilyGroup, ...], v: torch.Tensor) -> list[torch.Tensor]:
+    """Each group's basis functions at the row voltages ``v`` (n, t_in, rows), (K, n, t_in,
+    rows) each: the powers v^1 .. v^P, then one product with every group's basis."""
+    highest = max(group.basis.shape[0] for group in groups)
+    basis = torch.cat(
+        [F.pad(group.basis, (0, 0, 0, highest - len(group.basis))) for group in groups], 1
+    )
     if v.requires_grad and torch.is_grad_enabled():
-        out = [v]
-        for _ in range(2, highest + 1):
-            out.append(out[-1] * v)
-        return torch.stack(out)
-    out = v.new_empty((highest, *v.shape))  # written in place: no copies of the powers
-    out[0].copy_(v)
-    for p in range(1, highest):
-        torch.mul(out[p - 1], v, out=out[p])
-    return out
+        powers = [v]
+        for _ in range(1, highest):
+            powers.append(powers[-1] * v)
+        powers = torch.stack(powers)
+    else:  # written in place: no copies of the powers
+        powers = v.new_empty((highest, *v.shape))
+        powers[0].copy_(v)
+        for p in range(1, highest):
+            torch.mul(powers[p - 1], v, out=powers[p])
+    features = (basis.T @ powers.flatten(1)).view(-1, *v.shape)
+    return list(features.split([group.terms for group in groups]))
 
 
 def _read(reduced: WiredTiles, v: torch.Tensor, summed: bool) -> torch.Tensor:
-    """The read of every tile, (t_in, n, t_out, width), or summed over the row tiles (n,
-    t_out, width); width: cols, or the pairs when ``reduced.differential``."""
-    t_in, n = v.shape[:2]
-    width = reduced.cols // 2 if reduced.differential else reduced.cols
-    loading = None if reduced.rise is None else (reduced.rise, reduced.loading)
-    per_tile = [reduced.cross, reduced.mean_rise, *(loading or ())]
-    highest = max(group.powers.stop for group in per_tile) - 1
-    if not summed:  # the main family is read per tile too: one set of powers for all
-        highest = max(highest, reduced.main.powers.stop - 1)
-    powers = _powers(v, highest)
-    cross = reduced.cross.sums(powers).view(t_in, n, reduced.t_out, width)
-    mean_rise = reduced.mean_rise.sums(powers).view(t_in, n, reduced.t_out, 1)
+    """The read of every tile, (t_in, n, t_out * width), or summed over the row tiles (n, t_out *
+    width), for row voltages ``v`` (n, t_in, rows) as fractions of V_max; width: cols, or the
+    pairs when ``reduced.differential``. Inputs are read in chunks of :data:`READ_CHUNK`
+    elements of the powers (the work stays in the processor's cache)."""
+    n, t_in, rows = v.shape
+    step = max(1, READ_CHUNK // (t_in * rows * max(len(g.basis) for g in reduced.groups)))
+    if n > step:
+        parts = [_read(reduced, v[start : start + step], summed) for start in range(0, n, step)]
+        return torch.cat(parts, dim=-2)
+    t_out, cols = reduced.t_out, reduced.cols
+    width = cols // 2 if reduced.differential else cols
+    main, rise, cross, *loading = _features(reduced.groups, v)
+    per_tile = reduced.rise.sums(rise).view(t_in, n, t_out, -1)
     # the tile's amplitude beyond the reference, from the mean first-mode coefficient
-    correction = cross * ((mean_rise - reduced.reference) * reduced.gain)
-    if loading is not None:  # q E, per physical column
-        shape = (t_in, n, reduced.t_out, reduced.cols)
-        q, e = (group.sums(powers).view(shape) for group in loading)
-        product = q * e
+    amplitude = (per_tile[..., -1:] - reduced.reference) * reduced.gain
+    correction = reduced.cross.sums(cross).view(t_in, n, t_out, width) * amplitude
+    if summed:
+        correction = correction.sum(0)
+    if loading:  # q E, per physical column (sign folded into E for the pairs' G- columns)
+        product = reduced.loading.sums(loading[0]).view(t_in, n, t_out, cols)
+        product = product * per_tile[..., :cols]
+        if summed:
+            product = product.sum(0)
         if reduced.differential:
-            product = product[..., 0::2] - product[..., 1::2]
-        correction = correction - product
-    if not summed:
-        main = reduced.main.sums_by_term(powers)
-        return main.view(correction.shape) + correction
-    # summed over the row tiles in one product: the powers laid out input by input
-    main = reduced.main.total(_powers(v.transpose(0, 1), reduced.main.powers.stop - 1))
-    return main.view(correction.shape[1:]) + correction.sum(0)
+            product = product.view(*product.shape[:-1], width, 2).sum(-1)
+        correction = correction.sub_(product)
+    if summed:
+        return reduced.main.total(main).add_(correction.flatten(-2))
+    return reduced.main.sums(main).add_(correction.flatten(-2))
 
 
 def column_currents(reduced: WiredTiles, v: torch.Tensor, *, summed: bool = False) -> torch.Tensor:
@@ -510,7 +529,7 @@ def column_currents(reduced: WiredTiles, v: torch.Tensor, *, summed: bool = Fals
     over all row tiles in one matrix product."""
     if reduced.differential:
         raise ValueError("a differential reduction reads through differential_currents")
-    return _read(reduced, v, summed).flatten(-2)
+    return _read(reduced, v.transpose(0, 1), summed)
 
 
 def differential_currents(
@@ -521,7 +540,7 @@ def differential_currents(
     :func:`column_currents`."""
     if not reduced.differential:
         raise ValueError("a reduction of single columns reads through column_currents")
-    return _read(reduced, v, summed).flatten(-2)
+    return _read(reduced, v.transpose(0, 1), summed)
 
 
 def fast_wired_sum(
@@ -539,12 +558,13 @@ def fast_wired_sum(
     n, n_in = u.shape
     out = None
     per_tile = config.adc_bits is not None
-    for positive in (True, False):
-        part = u.clamp_min(0.0) if positive else (-u).clamp_min(0.0)
-        if not positive and not bool((u < 0).any()):
-            continue
-        v = F.pad(part, (0, reduced.t_in * rows - n_in)).reshape(n, reduced.t_in, rows)
-        v = v.transpose(0, 1).to(reduced.main.weights.dtype)
+    signed = bool((u < 0).any())
+    for positive in (True, False) if signed else (True,):
+        part = (u if positive else -u).clamp_min(0.0) if signed else u
+        if n_in < reduced.t_in * rows:
+            part = F.pad(part, (0, reduced.t_in * rows - n_in))
+        v = part.reshape(n, reduced.t_in, rows)
+        v = v.to(reduced.main.weights.dtype).transpose(0, 1)  # (t_in, n, rows), a view
         diff = differential_currents(reduced, v, summed=not per_tile)
         diff = diff.reshape(-1, n, reduced.t_out, pairs)
         if per_tile:

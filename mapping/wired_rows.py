@@ -21,7 +21,7 @@ from neatxbar.mapping.circuit import CircuitConvergenceError
 from neatxbar.spice.params import Wires
 
 #: The secant of s is taken over the column rise of all rows at this fraction of V_max.
-SECANT_SCALE = 0.45
+SECANT_SCALE = 0.5
 
 #: Row-solve iterations at most, and the tolerance on the row node voltages (V).
 ROW_ITERATIONS = 60
