@@ -9,6 +9,7 @@ from torch import nn
 from neatxbar.lut import CellLUT
 from neatxbar.mapping import MappingConfig, convert
 from neatxbar.mapping.circuit import CircuitConfig, solve
+from neatxbar.mapping.layers import WIRED_KERNEL_POSITIONS
 from neatxbar.mapping.wired import pair_tiles
 from neatxbar.mapping.wired_fast import column_currents, column_modes, reduce_tiles
 from neatxbar.mapping.wired_rows import column_rise, row_drop
@@ -80,21 +81,26 @@ def test_the_column_mode_is_the_leading_eigenvector() -> None:
     assert float(phi.norm()) == pytest.approx(1.0) and bool((phi > 0).all())
 
 
-def _net() -> nn.Module:
+def _net(size: int) -> nn.Module:
     torch.manual_seed(0)
-    layers = [nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 5 * 5, 6)]
+    layers = [nn.Conv2d(2, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * size**2, 6)]
     return nn.Sequential(*layers).double()
 
 
 @pytest.mark.parametrize("v_gate", [0.8, 1.0])
-def test_layers_match_the_reference_path(lut: CellLUT, v_gate: float) -> None:
-    """A conv and a linear layer, signed inputs (two phases) and several tiles per layer."""
-    x = torch.randn(3, 1, 5, 5, dtype=torch.float64)
+@pytest.mark.parametrize("size", [5, 8])
+def test_layers_match_the_reference_path(lut: CellLUT, v_gate: float, size: int) -> None:
+    """A conv and a linear layer, signed inputs (two phases) and several tiles per layer; the
+    convolution read through its unfolded input (5 x 5) and through convolutions (8 x 8)."""
+    x = torch.randn(3, 2, size, size, dtype=torch.float64)
     config = MappingConfig(rows=16, cols=8, v_gate=v_gate, wires=WIRES)
     with torch.no_grad():
-        fast = convert(_net(), lut, config)(x)
-        exact = convert(_net(), lut, MappingConfig(**{**config.__dict__, "path": "exact"}))(x)
-        per_cell = convert(_net(), lut, MappingConfig(rows=16, cols=8, v_gate=v_gate))(x)
+        twin = convert(_net(size), lut, config)
+        assert twin[0].reads_wired_kernels(x) == (size * size >= WIRED_KERNEL_POSITIONS)
+        fast = twin(x)
+        exact_config = MappingConfig(**{**config.__dict__, "path": "exact"})
+        exact = convert(_net(size), lut, exact_config)(x)
+        per_cell = convert(_net(size), lut, MappingConfig(rows=16, cols=8, v_gate=v_gate))(x)
     scale = float(exact.abs().max())
     assert float((fast - exact).abs().max()) < 2e-3 * scale
     assert float((per_cell - exact).abs().max()) > 10 * float((fast - exact).abs().max())
