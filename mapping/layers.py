@@ -612,25 +612,21 @@ class CrossbarConv2d(_CrossbarMapping):
         c = self.config
         if not (c.wires.any and c.path == "fast" and c.variation.read_noise_sigma == 0):
             return False
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
+        return self.geometry.positions(*u.shape[2:]) >= WIRED_KERNEL_POSITIONS
+
+    @property
+    def geometry(self) -> ConvGeometry:
+        return ConvGeometry(
+            self.in_channels, self.kernel_size, self.stride, self.padding, self.dilation
         )
-        h_out = (u.shape[2] + 2 * ph - dh * (kh - 1) - 1) // sh + 1
-        w_out = (u.shape[3] + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-        return h_out * w_out >= WIRED_KERNEL_POSITIONS
 
     def _wired_kernels(self, u: torch.Tensor) -> torch.Tensor:
         """The wired fast path without an unfold: ``u`` (n, in_channels, H, W)."""
 
         def build() -> WiredKernels:
             reduced = self.wired_tiles(lambda w: w.reshape(self.out_channels, -1).t())
-            geometry = ConvGeometry(
-                self.in_channels, self.kernel_size, self.stride, self.padding, self.dilation
-            )
-            return conv_kernels(reduced, geometry, per_tile=self.config.adc_bits is not None)
+            adc = self.config.adc_bits is not None
+            return conv_kernels(reduced, self.geometry, per_tile=adc)
 
         kernels = self.weight_side("wired_kernels", build)
         return wired_conv_sum(self.lut, self.config, kernels, u, self.out_channels)

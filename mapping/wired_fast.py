@@ -58,11 +58,10 @@ the row tiles inside its products, and only q, E and X~ are formed per tile (wit
 amplitude, q's mean over the tile's columns, read on q's basis). The layers read each pair's
 difference (``differential``): the main family and X~ (its factor a - a0 is the tile's) are
 linear, so they are reduced over the pairs' differences, at half the products; q E is formed
-per column.
-Where q E stays below :data:`LOADING_NEGLIGIBLE` of a tile's largest current (with every row
-at one voltage), q and E are left out (the mean of q stays). A read takes its inputs in
-chunks (:data:`READ_CHUNK`, :data:`TILE_CHUNK`) so that its work stays in the processor's
-cache; convolutions read with convolutions instead (:mod:`neatxbar.mapping.wired_conv`).
+per column. Where q E stays below :data:`LOADING_NEGLIGIBLE` of a tile's largest current
+(with every row at one voltage), q and E are left out (the mean of q stays). A read takes its
+inputs in chunks (:data:`READ_CHUNK`) so that its work stays in the processor's cache;
+convolutions can be read with convolutions instead (:mod:`neatxbar.mapping.wired_conv`).
 
 Left out: the column profile beyond two modes, the cells' curvature in c beyond the secant,
 second order in the slopes' change, the rows' response beyond first order with one amplitude
@@ -134,9 +133,10 @@ ROW_DTYPE = torch.float32
 #: Cells (tiles x grid points x rows x cols) solved at once in the row solve.
 ROW_CHUNK_CELLS = 1 << 19
 
-#: A read takes its inputs in chunks: at most this many elements of the powers of the inputs
-#: (powers x inputs x rows) and of the per-tile sums (tiles x inputs x columns) at once, so
-#: that the work stays in the processor's cache (small grouped convolutions run 2-3x faster).
+#: A read takes its inputs in chunks, so that its work stays in the processor's cache: at most
+#: this many elements of the powers of the inputs (powers x inputs x rows) at once, and in the
+#: convolution read (:mod:`neatxbar.mapping.wired_conv`) of the per-tile sums (tiles x inputs x
+#: columns x positions; its small grouped convolutions run 2-3x faster so).
 READ_CHUNK = 1 << 22
 TILE_CHUNK = 1 << 20
 
@@ -236,7 +236,7 @@ class WiredTiles:
 
     @property
     def groups(self) -> tuple[FamilyGroup, ...]:
-        """The families a read evaluates, in the order of :attr:`basis`."""
+        """The families a read evaluates, in the order :func:`basis_functions` takes them."""
         kept = () if self.loading is None else (self.loading,)
         return (self.main, self.rise, self.cross, *kept)
 
