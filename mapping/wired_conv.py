@@ -33,6 +33,7 @@ from neatxbar.mapping.wired_fast import (
     FamilyGroup,
     WiredTiles,
     basis_functions,
+    phases,
 )
 
 
@@ -159,70 +160,86 @@ def conv_kernels(reduced: WiredTiles, geometry: ConvGeometry, per_tile: bool) ->
 def _read(kernels: WiredKernels, v: torch.Tensor, summed: bool) -> torch.Tensor:
     """Differential currents (A) of every pair of every tile, (n, t_in, t_out * pairs, H', W'),
     or summed over the row tiles (n, t_out * pairs, H', W'), for row voltages as fractions of
-    V_max ``v`` (n, in_channels, H, W) in [0, 1]."""
+    V_max ``v`` (n, in_channels, H, W) in [0, 1]: the basis functions and the main family's
+    convolution in chunks of :data:`~neatxbar.mapping.wired_fast.READ_CHUNK` elements of the
+    powers, the per-tile families in smaller ones (:data:`~neatxbar.mapping.wired_fast.
+    TILE_CHUNK` elements of their sums)."""
     reduced, geometry = kernels.reduced, kernels.geometry
     n = v.shape[0]
-    highest = max(len(group.basis) for group in reduced.groups)
-    outputs = reduced.t_in * reduced.t_out * (reduced.cols + 1) * geometry.positions(*v.shape[2:])
-    step = max(1, min(READ_CHUNK // (v[0].numel() * highest), TILE_CHUNK // outputs))
+    step = max(1, READ_CHUNK // (v[0].numel() * len(reduced.basis)))
     if n > step:
         parts = [_read(kernels, v[start : start + step], summed) for start in range(0, n, step)]
         return torch.cat(parts, dim=0)
-    t_in, t_out, cols = reduced.t_in, reduced.t_out, reduced.cols
-    width = cols // 2
-    features = basis_functions(reduced.groups, v)  # each (K, n, C, H, W)
-
-    def tiled(family: FamilyKernels, feature: torch.Tensor) -> torch.Tensor:
-        x = feature.transpose(0, 1)  # (n, K, C, H, W)
-        if kernels.channels is None:
-            x = x.flatten(1, 2)
-        else:  # each tile's channels: (n, t_in * K * span, H, W)
-            x = x[:, :, kernels.channels].unflatten(2, (t_in, kernels.span))
-            x = x.transpose(1, 2).flatten(1, 3)
-        out = geometry.conv(x, family.tiles, family.tiles_bias, groups=t_in)
-        return out.view(n, t_in, t_out, -1, *out.shape[2:])
-
-    main, rise, cross, *loading = features
-    per_tile = tiled(kernels.rise, rise)
-    # the tile's amplitude beyond the reference, from the mean first-mode coefficient
-    shape = (1, t_in, t_out, 1, 1, 1)
-    amplitude = (per_tile[:, :, :, -1:] - reduced.reference.view(shape)) * reduced.gain.view(shape)
-    correction = tiled(kernels.cross, cross) * amplitude
-    if summed:
-        correction = correction.sum(1)
-    if loading:  # q E per physical column: G+ columns, then G- columns signed in E
-        product = tiled(kernels.loading, loading[0]) * per_tile[:, :, :, :cols]
-        if summed:
-            product = product.sum(1)
-        product = product[..., :width, :, :] + product[..., width:, :, :]
-        correction = correction - product
+    main, *small = basis_functions(reduced, v)  # each (K, n, C, H, W)
+    outputs = reduced.t_in * reduced.t_out * reduced.cols * geometry.positions(*v.shape[2:])
+    step = max(1, TILE_CHUNK // outputs)
+    corrections = [
+        _corrections(kernels, [f[:, start : start + step] for f in small], summed)
+        for start in range(0, n, step)
+    ]
+    correction = torch.cat(corrections, dim=0).flatten(-2)  # (n, H', W', [t_in,] out)
     if summed:
         x = main.transpose(0, 1).flatten(1, 2)  # (n, K * C, H, W)
         whole = geometry.conv(x, kernels.main.whole, kernels.main.whole_bias)
-        return whole + correction.flatten(1, 2)
-    return tiled(kernels.main, main).flatten(2, 3) + correction.flatten(2, 3)
+        return whole + correction.permute(0, 3, 1, 2)
+    per_tile = _tiled(kernels, kernels.main, main).flatten(-2) + correction
+    return per_tile.permute(0, 3, 4, 1, 2)
+
+
+def _tiled(kernels: WiredKernels, family: FamilyKernels, feature: torch.Tensor) -> torch.Tensor:
+    """(n, H', W', t_in, t_out, width): a family's sums per row tile, from its basis functions
+    at the inputs (K, n, C, H, W); a grouped convolution in channels-last layout (the fastest
+    here for these few input channels per group)."""
+    reduced = kernels.reduced
+    x = feature.permute(1, 3, 4, 0, 2)  # (n, H, W, K, C)
+    if kernels.channels is not None:  # each tile's channels: (n, H, W, t_in, K, span)
+        x = x[..., kernels.channels].unflatten(-1, (reduced.t_in, kernels.span))
+        x = x.transpose(-3, -2)
+    x = x.reshape(*x.shape[:3], -1).permute(0, 3, 1, 2)  # channels last
+    out = kernels.geometry.conv(x, family.tiles, family.tiles_bias, groups=reduced.t_in)
+    out = out.permute(0, 2, 3, 1)
+    return out.reshape(*out.shape[:3], reduced.t_in, reduced.t_out, -1)
+
+
+def _corrections(kernels: WiredKernels, features: list[torch.Tensor], summed: bool) -> torch.Tensor:
+    """The per-tile families' share, (n, H', W', t_in, t_out, pairs) or summed over the row
+    tiles (n, H', W', t_out, pairs), from their basis functions (q, X~ and E where kept)."""
+    reduced = kernels.reduced
+    rise, cross, *loading = features
+    shape = (1, 1, 1, reduced.t_in, reduced.t_out, 1)
+    q = _tiled(kernels, kernels.rise, rise)
+    # the tile's amplitude beyond the reference, from the mean first-mode coefficient
+    mean = q.mean(-1, keepdim=True) if loading else q
+    amplitude = (mean - reduced.reference.view(shape)) * reduced.gain.view(shape)
+    correction = _tiled(kernels, kernels.cross, cross) * amplitude
+    if summed:
+        correction = correction.sum(3)
+    if loading:  # q E per physical column: G+ columns, then G- columns signed in E
+        width = reduced.cols // 2
+        product = _tiled(kernels, kernels.loading, loading[0]) * q
+        if summed:
+            product = product.sum(3)
+        correction = correction - (product[..., :width] + product[..., width:])
+    return correction
 
 
 def wired_conv_sum(
     lut: CellLUT, config: MappingConfig, kernels: WiredKernels, u: torch.Tensor, n_out: int
 ) -> torch.Tensor:
     """Differential current (A) of every output, (n, n_out, H', W'), from signed normalized
-    inputs ``u`` (n, in_channels, H, W): each phase a read of every tile, the ADC per tile and
-    phase when it is on, summed over the tiles (as
+    inputs ``u`` (n, in_channels, H, W): both phases in one read of every tile, the ADC per tile
+    and phase when it is on, summed over the tiles (as
     :func:`~neatxbar.mapping.wired_fast.fast_wired_sum` on the unfolded input)."""
     check_integer("n_out", n_out, low=1)
     reduced = kernels.reduced
     per_tile = config.adc_bits is not None
     if per_tile != (kernels.main.tiles is not None):
         raise ValueError("the kernels were built for the other ADC setting")
-    signed = bool((u < 0).any())
-    out = None
-    for positive in (True, False) if signed else (True,):
-        part = (u if positive else -u).clamp_min(0.0) if signed else u
-        current = _read(kernels, part.to(reduced.main.weights.dtype), summed=not per_tile)
-        if per_tile:
-            full_scale = reduced.rows * (lut.g_on_s - lut.g_min_s) * lut.v_max * config.adc_range
-            current = quantize_symmetric(current, full_scale, config.adc_bits).sum(1)
-        total = current[:, :n_out]
-        out = total if positive else out - total  # the positive phase is always read
+    part, count = phases(u)
+    current = _read(kernels, part.to(reduced.main.weights.dtype), summed=not per_tile)
+    if per_tile:
+        full_scale = reduced.rows * (lut.g_on_s - lut.g_min_s) * lut.v_max * config.adc_range
+        current = quantize_symmetric(current, full_scale, config.adc_bits).sum(1)
+    total = current.unflatten(0, (count, -1))[:, :, :n_out]
+    out = total[0] - total[1] if count == 2 else total[0]
     return out.to(u.dtype)

@@ -55,11 +55,12 @@ cells' values at 0 V are constants per column and cost no product. On the benchm
 G_ON V_max: the largest error moved by under 0.001 %), q, E and X~ one each (E with two: the
 largest error 0.253 % instead of 0.277 %). Without the ADC the main family is summed over
 the row tiles inside its products, and only q, E and X~ are formed per tile (with the tile
-amplitude, q's mean over the tile's columns, read on q's basis). The layers read each pair's
+amplitude from q's mean over the tile's columns). The layers read each pair's
 difference (``differential``): the main family and X~ (its factor a - a0 is the tile's) are
 linear, so they are reduced over the pairs' differences, at half the products; q E is formed
 per column. Where q E stays below :data:`LOADING_NEGLIGIBLE` of a tile's largest current
-(with every row at one voltage), q and E are left out (the mean of q stays). A read takes its
+(with every row at one voltage), q and E are left out (q's mean over each tile's columns
+stays, read on a basis of its own). A read takes its
 inputs in chunks (:data:`READ_CHUNK`) so that its work stays in the processor's cache;
 convolutions can be read with convolutions instead (:mod:`neatxbar.mapping.wired_conv`).
 
@@ -75,6 +76,7 @@ fixed) and to the inputs.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -173,9 +175,8 @@ class FamilyGroup:
     def sums(self, features: torch.Tensor) -> torch.Tensor:
         """(t_in, n, t_out * width): the sums over each tile's rows, from this family's basis
         functions at the row voltages, (K, n, t_in, rows)."""
-        t_in, n = self.weights.shape[1], features.shape[1]
-        out = self.constant.expand(t_in, n, -1).clone()
-        for feature, weight in zip(features, self.weights, strict=True):
+        out = torch.baddbmm(self.constant, features[0].transpose(0, 1), self.weights[0])
+        for feature, weight in zip(features[1:], self.weights[1:], strict=True):
             out = out.baddbmm_(feature.transpose(0, 1), weight)
         return out
 
@@ -183,9 +184,10 @@ class FamilyGroup:
         """(n, t_out * width): the sums over each tile's rows summed over the row tiles, one
         product per basis function over all the tiles at once; ``features`` as in
         :meth:`sums`."""
-        out = self.constant.sum(0).expand(features.shape[1], -1).clone()
-        for feature, weight in zip(features, self.weights, strict=True):
-            out = out.addmm_(feature.flatten(1), weight.flatten(0, 1))
+        weights = self.weights.flatten(1, 2)
+        out = torch.addmm(self.constant.sum(0), features[0].flatten(1), weights[0])
+        for feature, weight in zip(features[1:], weights[1:], strict=True):
+            out = out.addmm_(feature.flatten(1), weight)
         return out
 
 
@@ -204,9 +206,8 @@ class WiredTiles:
         X~ = sum chi (1 - c . phi): the rows' response to the raised columns, per volt of the
         tile's amplitude (A/V).
     rise
-        q = sum (M0 phi)_1 h~ (V), the first mode's coefficient, per tile as ``cols`` columns
-        (where ``loading`` is kept) and then their mean over the tile's columns: width
-        ``cols + 1``, or 1 (the mean only).
+        q = sum (M0 phi)_1 h~ (V), the first mode's coefficient, per column where ``loading``
+        is kept, else only its mean over each tile's columns (what the tile amplitude needs).
     loading
         E = sum w delta_s (A/V) per column; None where q E stays below
         :data:`LOADING_NEGLIGIBLE` of the tile's largest current. When ``differential``, the
@@ -236,9 +237,17 @@ class WiredTiles:
 
     @property
     def groups(self) -> tuple[FamilyGroup, ...]:
-        """The families a read evaluates, in the order :func:`basis_functions` takes them."""
+        """The families a read evaluates, in the order of :attr:`basis`."""
         kept = () if self.loading is None else (self.loading,)
         return (self.main, self.rise, self.cross, *kept)
+
+    @functools.cached_property
+    def basis(self) -> torch.Tensor:
+        """(P, sum of K): every family's basis, side by side in the order of :attr:`groups`,
+        as coefficients of v^1 .. v^P (P the highest power of any)."""
+        highest = max(len(group.basis) for group in self.groups)
+        padded = [F.pad(g.basis, (0, 0, 0, highest - len(g.basis))) for g in self.groups]
+        return torch.cat(padded, 1)
 
     @property
     def terms(self) -> dict[str, int]:
@@ -367,7 +376,7 @@ def _reduce(
     return WiredTiles(
         group(pairs(main), min(MAIN_BUDGET, MAIN_SHARE * strength) * scale),
         group(pairs(cross), CROSS_BUDGET * largest(cross)),
-        group(torch.cat([rise, mean], -1) if kept else mean, RISE_BUDGET * largest(rise)),
+        group(rise if kept else mean, RISE_BUDGET * largest(rise)),
         group(loading, LOADING_BUDGET * largest(loading)) if kept else None,
         per_tile(reference),
         per_tile(gain),
@@ -480,13 +489,12 @@ def _arrange(coef: torch.Tensor, t_in: int, t_out: int) -> torch.Tensor:
     return coef.reshape(terms, t_in, rows, t_out * width).contiguous()
 
 
-def basis_functions(groups: tuple[FamilyGroup, ...], v: torch.Tensor) -> list[torch.Tensor]:
-    """Each group's basis functions at the row voltages ``v`` (any shape, as fractions of
-    V_max), (K, *v.shape) each: the powers v^1 .. v^P, then one product with every group's basis."""
-    highest = max(group.basis.shape[0] for group in groups)
-    basis = torch.cat(
-        [F.pad(group.basis, (0, 0, 0, highest - len(group.basis))) for group in groups], 1
-    )
+def basis_functions(reduced: WiredTiles, v: torch.Tensor) -> list[torch.Tensor]:
+    """Each family's basis functions at the row voltages ``v`` (any shape, as fractions of
+    V_max), (K, *v.shape) each, in the order of :attr:`WiredTiles.groups`: the powers v^1 ..
+    v^P, then one product with every family's basis (:attr:`WiredTiles.basis`)."""
+    basis = reduced.basis
+    highest = basis.shape[0]
     if v.requires_grad and torch.is_grad_enabled():
         powers = [v]
         for _ in range(1, highest):
@@ -498,7 +506,7 @@ def basis_functions(groups: tuple[FamilyGroup, ...], v: torch.Tensor) -> list[to
         for p in range(1, highest):
             torch.mul(powers[p - 1], v, out=powers[p])
     features = (basis.T @ powers.flatten(1)).view(-1, *v.shape)
-    return list(features.split([group.terms for group in groups]))
+    return list(features.split([group.terms for group in reduced.groups]))
 
 
 def _read(reduced: WiredTiles, v: torch.Tensor, summed: bool) -> torch.Tensor:
@@ -507,22 +515,23 @@ def _read(reduced: WiredTiles, v: torch.Tensor, summed: bool) -> torch.Tensor:
     pairs when ``reduced.differential``. Inputs are read in chunks of :data:`READ_CHUNK`
     elements of the powers (the work stays in the processor's cache)."""
     n, t_in, rows = v.shape
-    step = max(1, READ_CHUNK // (t_in * rows * max(len(g.basis) for g in reduced.groups)))
+    step = max(1, READ_CHUNK // (t_in * rows * len(reduced.basis)))
     if n > step:
         parts = [_read(reduced, v[start : start + step], summed) for start in range(0, n, step)]
         return torch.cat(parts, dim=-2)
     t_out, cols = reduced.t_out, reduced.cols
     width = cols // 2 if reduced.differential else cols
-    main, rise, cross, *loading = basis_functions(reduced.groups, v)
-    per_tile = reduced.rise.sums(rise).view(t_in, n, t_out, -1)
+    main, rise, cross, *loading = basis_functions(reduced, v)
+    q = reduced.rise.sums(rise).view(t_in, n, t_out, -1)
     # the tile's amplitude beyond the reference, from the mean first-mode coefficient
-    amplitude = (per_tile[..., -1:] - reduced.reference) * reduced.gain
+    mean = q.mean(-1, keepdim=True) if loading else q
+    amplitude = (mean - reduced.reference) * reduced.gain
     correction = reduced.cross.sums(cross).view(t_in, n, t_out, width) * amplitude
     if summed:
         correction = correction.sum(0)
     if loading:  # q E, per physical column (sign folded into E for the pairs' G- columns)
         product = reduced.loading.sums(loading[0]).view(t_in, n, t_out, cols)
-        product = product * per_tile[..., :cols]
+        product = product * q
         if summed:
             product = product.sum(0)
         if reduced.differential:  # G+ columns, then G- columns (signed)
@@ -556,6 +565,15 @@ def differential_currents(
     return _read(reduced, v.transpose(0, 1), summed)
 
 
+def phases(u: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """The input phases of signed inputs ``u`` (n, ...) stacked along the batch: (u+, u-) as
+    (2 n, ...) when some input is negative (each phase drives the rows on its own), else u
+    itself; and the number of phases."""
+    if u.numel() == 0 or bool(u.amin() >= 0):  # a reduction: no mask of the inputs
+        return u, 1
+    return torch.cat([u.clamp_min(0.0), (-u).clamp_min(0.0)]), 2
+
+
 def fast_wired_sum(
     lut: CellLUT,
     config: MappingConfig,
@@ -564,25 +582,22 @@ def fast_wired_sum(
     n_out: int,
 ) -> torch.Tensor:
     """Differential current (A) of every output, (n, n_out), from signed normalized inputs ``u``
-    (n, in): each phase a read of every tile through :func:`differential_currents`, the ADC per tile
-    and phase when it is on, summed over the tiles."""
+    (n, in): both phases in one read of every tile (:func:`phases`,
+    :func:`differential_currents`), the ADC per tile and phase when it is on, summed over the
+    tiles."""
     check_integer("n_out", n_out, low=1)
     rows, pairs = reduced.rows, reduced.cols // 2
     n, n_in = u.shape
-    out = None
     per_tile = config.adc_bits is not None
-    signed = bool((u < 0).any())
-    for positive in (True, False) if signed else (True,):
-        part = (u if positive else -u).clamp_min(0.0) if signed else u
-        if n_in < reduced.t_in * rows:
-            part = F.pad(part, (0, reduced.t_in * rows - n_in))
-        v = part.reshape(n, reduced.t_in, rows)
-        v = v.to(reduced.main.weights.dtype).transpose(0, 1)  # (t_in, n, rows), a view
-        diff = differential_currents(reduced, v, summed=not per_tile)
-        diff = diff.reshape(-1, n, reduced.t_out, pairs)
-        if per_tile:
-            full_scale = rows * (lut.g_on_s - lut.g_min_s) * lut.v_max * config.adc_range
-            diff = quantize_symmetric(diff, full_scale, config.adc_bits)
-        total = diff.sum(dim=0).reshape(n, reduced.t_out * pairs)[:, :n_out]
-        out = total if positive else out - total  # the positive phase is always read
+    part, count = phases(u)
+    if n_in < reduced.t_in * rows:
+        part = F.pad(part, (0, reduced.t_in * rows - n_in))
+    v = part.reshape(count * n, reduced.t_in, rows)
+    v = v.to(reduced.main.weights.dtype).transpose(0, 1)  # (t_in, phases n, rows), a view
+    diff = differential_currents(reduced, v, summed=not per_tile)
+    if per_tile:
+        full_scale = rows * (lut.g_on_s - lut.g_min_s) * lut.v_max * config.adc_range
+        diff = quantize_symmetric(diff, full_scale, config.adc_bits).sum(0)
+    total = diff.view(count, n, reduced.t_out * pairs)[..., :n_out]
+    out = total[0] - total[1] if count == 2 else total[0]
     return out.to(u.dtype)
