@@ -144,7 +144,7 @@ def _timed(models: list[nn.Module], x: torch.Tensor, repeats: int) -> list[float
 def _speed_rows(lut: CellLUT) -> list[tuple[str, ...]]:
     rows = []
     x = torch.randn(256, 1, 8, 8)
-    for name, repeats in (("mlp", 30), ("resnet18", 5)):
+    for name, repeats in (("mlp", 30), ("resnet18", 10)):
         torch.manual_seed(0)
         model = build_model(name, 10, 1, 8).eval()
         for v_gate in (0.75, 1.0):
@@ -192,7 +192,7 @@ def main() -> None:
         "currents (%); against the reference solver over 64 vectors (uniform / sparse), against "
         f"ngspice over {SPICE_VECTORS} uniform vectors. Then accuracy (%) on the same images, and "
         "forward times against the ideal model (random weights, batch 256, float32; each the "
-        "best of 30 (MLP) or 5 (ResNet18) rounds after a warm-up, the three models taking turns "
+        "best of 30 (MLP) or 10 (ResNet18) rounds after a warm-up, the three models taking turns "
         "in every round)."
     )
     header = [

@@ -487,10 +487,11 @@ class CrossbarLinear(_CrossbarMapping):
 
 
 #: Output positions per image from which a wired convolution reads through convolutions
-#: rather than its unfolded input (measured on the digits ResNet18 at batch 256: at 8 x 8
-#: outputs the convolutions take about half the time, at 4 x 4 and below the batched products
-#: of the unfolded read are faster: small grouped convolutions are slow).
-WIRED_KERNEL_POSITIONS = 64
+#: rather than its unfolded input. Measured on the digits ResNet18 at 0.75 V, batch 256, 2 cores
+#: (the whole forward, best of 5 rounds taking turns): 64 positions 1.63 s, 16 positions
+#: 1.53 s, 4 positions 1.73 s (small grouped convolutions are slow; at 1 x 1 and 2 x 2 outputs
+#: the batched products of the unfolded read are faster).
+WIRED_KERNEL_POSITIONS = 16
 
 
 class CrossbarConv2d(_CrossbarMapping):

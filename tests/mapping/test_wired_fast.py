@@ -88,10 +88,10 @@ def _net(size: int) -> nn.Module:
 
 
 @pytest.mark.parametrize("v_gate", [0.8, 1.0])
-@pytest.mark.parametrize("size", [5, 8])
+@pytest.mark.parametrize("size", [3, 8])
 def test_layers_match_the_reference_path(lut: CellLUT, v_gate: float, size: int) -> None:
     """A conv and a linear layer, signed inputs (two phases) and several tiles per layer; the
-    convolution read through its unfolded input (5 x 5) and through convolutions (8 x 8)."""
+    convolution read through its unfolded input (3 x 3) and through convolutions (8 x 8)."""
     x = torch.randn(3, 2, size, size, dtype=torch.float64)
     config = MappingConfig(rows=16, cols=8, v_gate=v_gate, wires=WIRES)
     with torch.no_grad():
