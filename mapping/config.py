@@ -264,6 +264,11 @@ class MappingConfig:
     wires: Wires = field(default_factory=Wires)
     variation: Variation = field(default_factory=Variation)
 
+    def adc_full_scale(self, rows: int, span_s: float, v_max: float) -> float:
+        """The ADC's full scale (A): ``adc_range`` times the tile's full-scale current, ``rows``
+        cells of conductance span ``span_s`` (S, G_max - G_min) at ``v_max`` (V)."""
+        return rows * span_s * v_max * self.adc_range
+
     def validate(self) -> MappingConfig:
         """Raise ConfigError naming the first bad field; return self."""
         check_config_numbers(self)

@@ -326,7 +326,7 @@ class _CrossbarMapping(nn.Module):
                 continue  # all inputs >= 0: one phase is enough
             mask = mask.to(u.dtype)
             for rows, n_rows in tiles:
-                full_scale = n_rows * (g_max - g_min) * self.lut.v_max * self.config.adc_range
+                full_scale = self.config.adc_full_scale(n_rows, g_max - g_min, self.lut.v_max)
                 part = quantize_symmetric(
                     column_sum(u, mask, rows), full_scale, self.config.adc_bits
                 )
@@ -585,8 +585,7 @@ class CrossbarConv2d(_CrossbarMapping):
                 (t, t.stop - t.start) for t in row_tiles(rows_total, self.config.rows, kh * kw)
             ]
             out = self.combine(column_sum, flat, tiles)  # (n * positions, out)
-        h_out = u.shape[2] + 2 * self.padding[0] - self.dilation[0] * (kh - 1) - 1
-        h_out = h_out // self.stride[0] + 1
+        h_out, _ = self.geometry.output_size(*u.shape[2:])
         return (
             out.reshape(n, positions, -1).transpose(1, 2).reshape(n, -1, h_out, positions // h_out)
         )
@@ -613,7 +612,8 @@ class CrossbarConv2d(_CrossbarMapping):
         c = self.config
         if not (c.wires.any and c.path == "fast" and c.variation.read_noise_sigma == 0):
             return False
-        return self.geometry.positions(*u.shape[2:]) >= WIRED_KERNEL_POSITIONS
+        h_out, w_out = self.geometry.output_size(*u.shape[2:])
+        return h_out * w_out >= WIRED_KERNEL_POSITIONS
 
     @property
     def geometry(self) -> ConvGeometry:

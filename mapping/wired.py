@@ -104,7 +104,7 @@ def wired_sum(
         currents = solve_in_chunks(lut, tiles, per_tile, v_gate, solver)
         diff = (currents[..., 0::2] - currents[..., 1::2]).reshape(t_in, t_out, n, pairs)
         if config.adc_bits is not None:
-            full_scale = rows * (g_max - g_min) * lut.v_max * config.adc_range
+            full_scale = config.adc_full_scale(rows, g_max - g_min, lut.v_max)
             diff = quantize_symmetric(diff, full_scale, config.adc_bits)
         total = diff.sum(dim=0).permute(1, 0, 2).reshape(n, t_out * pairs)[:, :n_out]
         total = total if positive else -total

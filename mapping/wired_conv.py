@@ -26,14 +26,15 @@ import torch.nn.functional as F
 from neatxbar.core.checks import check_integer
 from neatxbar.lut.interp import CellLUT
 from neatxbar.mapping.config import MappingConfig
-from neatxbar.mapping.quantize import quantize_symmetric
 from neatxbar.mapping.wired_fast import (
     READ_CHUNK,
     TILE_CHUNK,
     FamilyGroup,
     WiredTiles,
     basis_functions,
+    merge_phases,
     phases,
+    tile_adc,
 )
 
 
@@ -47,14 +48,13 @@ class ConvGeometry:
     padding: tuple[int, int]
     dilation: tuple[int, int]
 
-    def positions(self, height: int, width: int) -> int:
-        """Output positions per image for inputs of ``height`` x ``width``."""
-        size = []
-        for n, k, s, p, d in zip(
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """(H', W'): the output's size for inputs of ``height`` x ``width``."""
+        sizes = zip(
             (height, width), self.kernel_size, self.stride, self.padding, self.dilation, strict=True
-        ):
-            size.append((n + 2 * p - d * (k - 1) - 1) // s + 1)
-        return size[0] * size[1]
+        )
+        h_out, w_out = ((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, k, s, p, d in sizes)
+        return h_out, w_out
 
     def conv(
         self, x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor, groups: int = 1
@@ -171,7 +171,8 @@ def _read(kernels: WiredKernels, v: torch.Tensor, summed: bool) -> torch.Tensor:
         parts = [_read(kernels, v[start : start + step], summed) for start in range(0, n, step)]
         return torch.cat(parts, dim=0)
     main, *small = basis_functions(reduced, v)  # each (K, n, C, H, W)
-    outputs = reduced.t_in * reduced.t_out * reduced.cols * geometry.positions(*v.shape[2:])
+    h_out, w_out = geometry.output_size(*v.shape[2:])
+    outputs = reduced.t_in * reduced.t_out * reduced.cols * h_out * w_out
     step = max(1, TILE_CHUNK // outputs)
     corrections = [
         _corrections(kernels, [f[:, start : start + step] for f in small], summed)
@@ -238,8 +239,5 @@ def wired_conv_sum(
     part, count = phases(u)
     current = _read(kernels, part.to(reduced.main.weights.dtype), summed=not per_tile)
     if per_tile:
-        full_scale = reduced.rows * (lut.g_on_s - lut.g_min_s) * lut.v_max * config.adc_range
-        current = quantize_symmetric(current, full_scale, config.adc_bits).sum(1)
-    total = current.unflatten(0, (count, -1))[:, :, :n_out]
-    out = total[0] - total[1] if count == 2 else total[0]
-    return out.to(u.dtype)
+        current = tile_adc(lut, config, reduced.rows, current, dim=1)
+    return merge_phases(current.unflatten(0, (count, -1))[:, :, :n_out]).to(u.dtype)

@@ -576,6 +576,20 @@ def phases(u: torch.Tensor) -> tuple[torch.Tensor, int]:
     return torch.cat([u.clamp_min(0.0), (-u).clamp_min(0.0)]), 2
 
 
+def merge_phases(current: torch.Tensor) -> torch.Tensor:
+    """u+'s currents minus u-'s, from the phases stacked along dimension 0 (one or two)."""
+    return current[0] - current[1] if len(current) == 2 else current[0]
+
+
+def tile_adc(
+    lut: CellLUT, config: MappingConfig, rows: int, current: torch.Tensor, dim: int
+) -> torch.Tensor:
+    """Each tile's differential currents (A) through the ADC, then summed over the row tiles
+    (dimension ``dim``)."""
+    full_scale = config.adc_full_scale(rows, lut.g_on_s - lut.g_min_s, lut.v_max)
+    return quantize_symmetric(current, full_scale, config.adc_bits).sum(dim)
+
+
 def fast_wired_sum(
     lut: CellLUT,
     config: MappingConfig,
@@ -598,8 +612,5 @@ def fast_wired_sum(
     v = v.to(reduced.main.weights.dtype).transpose(0, 1)  # (t_in, phases n, rows), a view
     diff = differential_currents(reduced, v, summed=not per_tile)
     if per_tile:
-        full_scale = rows * (lut.g_on_s - lut.g_min_s) * lut.v_max * config.adc_range
-        diff = quantize_symmetric(diff, full_scale, config.adc_bits).sum(0)
-    total = diff.view(count, n, reduced.t_out * pairs)[..., :n_out]
-    out = total[0] - total[1] if count == 2 else total[0]
-    return out.to(u.dtype)
+        diff = tile_adc(lut, config, reduced.rows, diff, dim=0)
+    return merge_phases(diff.view(count, n, reduced.t_out * pairs)[..., :n_out]).to(u.dtype)
